@@ -1,0 +1,405 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is models.toml after defaults are applied.
+type Config struct {
+	// Host is the Ollama server, written as OLLAMA_HOST would be. Empty
+	// means OLLAMA_HOST or Ollama's default.
+	Host string `toml:"host" json:"host,omitempty"`
+	// Concurrency is how many chat requests are kept in flight. More than
+	// one helps only when the server runs with OLLAMA_NUM_PARALLEL > 1.
+	Concurrency int `toml:"concurrency" json:"concurrency"`
+	// KeepAlive is how long Ollama keeps a model loaded after a request.
+	KeepAlive Duration `toml:"keep_alive" json:"keep_alive"`
+	// RequestTimeout bounds one chat turn, from request to last token.
+	RequestTimeout Duration `toml:"request_timeout" json:"request_timeout"`
+	// MaxTurns bounds how many turns a sample may take when the model stops
+	// inside its scratchpad and is asked to go on.
+	MaxTurns int `toml:"max_turns" json:"max_turns"`
+	// Retries is how many times a chat that failed for a transient reason
+	// (connection lost, stream cut, server error) is tried again.
+	Retries int `toml:"retries" json:"retries"`
+	// Samples is how many answers are drawn per request and tier.
+	Samples int `toml:"samples" json:"samples"`
+	// Scenarios lists the scenarios run when --scenario is not given.
+	Scenarios []string `toml:"scenarios" json:"scenarios"`
+	// DefaultModels lists the models run when --model is not given; empty
+	// means every model.
+	DefaultModels []string `toml:"default_models" json:"default_models,omitempty"`
+	Judge         Judge    `toml:"judge" json:"judge"`
+	Models        []Model  `toml:"model" json:"models"`
+
+	// File is where the configuration came from.
+	File string `toml:"-" json:"-"`
+}
+
+// Judge is the model that classifies reasoning.
+type Judge struct {
+	Model string `toml:"model" json:"model"`
+	// Host, when set, sends the judge to its own Ollama server.
+	Host        string   `toml:"host" json:"host,omitempty"`
+	Votes       int      `toml:"votes" json:"votes,omitempty"`
+	Temperature *float64 `toml:"temperature" json:"temperature,omitempty"`
+	NumCtx      int      `toml:"num_ctx" json:"num_ctx,omitempty"`
+}
+
+// Model is one model under test.
+type Model struct {
+	// Name labels the model in reports and records.
+	Name string `toml:"name" json:"name"`
+	// Tag is the Ollama model, e.g. "llama3.2:3b".
+	Tag string `toml:"tag" json:"tag"`
+
+	NumCtx        int      `toml:"num_ctx" json:"num_ctx,omitempty"`
+	Temperature   *float64 `toml:"temperature" json:"temperature,omitempty"`
+	TopP          *float64 `toml:"top_p" json:"top_p,omitempty"`
+	TopK          *int     `toml:"top_k" json:"top_k,omitempty"`
+	MinP          *float64 `toml:"min_p" json:"min_p,omitempty"`
+	RepeatPenalty *float64 `toml:"repeat_penalty" json:"repeat_penalty,omitempty"`
+	Seed          *int     `toml:"seed" json:"seed,omitempty"`
+	NumPredict    *int     `toml:"num_predict" json:"num_predict,omitempty"`
+	// Think turns on a reasoning model's native thinking: true, false, or
+	// "low", "medium", "high" where the model supports levels. Unset leaves
+	// Ollama's default, which is on for thinking-capable models.
+	Think any `toml:"think" json:"think,omitempty"`
+}
+
+// Options returns the Ollama options the configuration sets for m, without
+// num_ctx, which the runner decides.
+func (m Model) Options() map[string]any {
+	o := map[string]any{}
+	if m.Temperature != nil {
+		o["temperature"] = *m.Temperature
+	}
+	if m.TopP != nil {
+		o["top_p"] = *m.TopP
+	}
+	if m.TopK != nil {
+		o["top_k"] = *m.TopK
+	}
+	if m.MinP != nil {
+		o["min_p"] = *m.MinP
+	}
+	if m.RepeatPenalty != nil {
+		o["repeat_penalty"] = *m.RepeatPenalty
+	}
+	if m.Seed != nil {
+		o["seed"] = *m.Seed
+	}
+	if m.NumPredict != nil {
+		o["num_predict"] = *m.NumPredict
+	}
+	return o
+}
+
+// Duration is a time.Duration written as "30m" in TOML.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"30s\" or \"10m\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText renders the duration as Go writes it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Defaults for settings the file leaves out.
+const (
+	DefaultConcurrency    = 1
+	DefaultKeepAlive      = 30 * time.Minute
+	DefaultRequestTimeout = 10 * time.Minute
+	DefaultMaxTurns       = 4
+	DefaultRetries        = 2
+	DefaultSamples        = 1
+	DefaultScenario       = "helpful-only"
+)
+
+// Error is a mistake in a configuration file, at a line when one is known.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// Load reads and checks the configuration file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, b)
+}
+
+var typeErr = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+
+// Parse reads a configuration from b; name is used in messages.
+func Parse(name string, b []byte) (*Config, error) {
+	var c Config
+	md, err := toml.Decode(string(b), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &Error{File: name, Line: pe.Position.Line, Msg: pe.Message}
+		}
+		if m := typeErr.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{File: name, Line: line, Msg: fmt.Sprintf("key %s: %s", m[2], strings.TrimPrefix(m[3], "toml: "))}
+		}
+		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		k := und[0]
+		return nil, &Error{File: name, Line: keyLine(b, k), Msg: fmt.Sprintf("unknown key %q%s", k.String(), suggest(k))}
+	}
+	c.File = name
+	c.applyDefaults()
+	if err := c.check(b); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.KeepAlive.Duration == 0 {
+		c.KeepAlive.Duration = DefaultKeepAlive
+	}
+	if c.RequestTimeout.Duration == 0 {
+		c.RequestTimeout.Duration = DefaultRequestTimeout
+	}
+	if c.MaxTurns == 0 {
+		c.MaxTurns = DefaultMaxTurns
+	}
+	if c.Retries == 0 {
+		c.Retries = DefaultRetries
+	}
+	if c.Samples == 0 {
+		c.Samples = DefaultSamples
+	}
+	if len(c.Scenarios) == 0 {
+		c.Scenarios = []string{DefaultScenario}
+	}
+}
+
+func (c *Config) check(b []byte) error {
+	bad := func(key, format string, args ...any) error {
+		return &Error{File: c.File, Line: keyLine(b, toml.Key(strings.Split(key, "."))), Msg: fmt.Sprintf("key %s: ", key) + fmt.Sprintf(format, args...)}
+	}
+	if c.Concurrency < 1 {
+		return bad("concurrency", "must be at least 1")
+	}
+	if c.MaxTurns < 1 {
+		return bad("max_turns", "must be at least 1")
+	}
+	if c.Retries < 0 {
+		return bad("retries", "must not be negative")
+	}
+	if c.Samples < 1 {
+		return bad("samples", "must be at least 1")
+	}
+	if len(c.Models) == 0 {
+		return &Error{File: c.File, Msg: "no [[model]] table: add one with name and tag (see the README)"}
+	}
+	seen := map[string]bool{}
+	for i, m := range c.Models {
+		line := nthTableLine(b, "model", i)
+		switch {
+		case m.Name == "":
+			return &Error{File: c.File, Line: line, Msg: "[[model]] needs a name (the label in reports)"}
+		case m.Tag == "":
+			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model %q needs a tag (the Ollama model, e.g. \"llama3.2:3b\")", m.Name)}
+		case seen[m.Name]:
+			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model name %q is used twice", m.Name)}
+		case m.NumCtx < 0:
+			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model %q: num_ctx must not be negative", m.Name)}
+		}
+		seen[m.Name] = true
+		if err := checkThink(m.Think); err != nil {
+			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model %q: think: %v", m.Name, err)}
+		}
+	}
+	for _, n := range c.DefaultModels {
+		if !seen[n] {
+			return bad("default_models", "no [[model]] is named %q", n)
+		}
+	}
+	return nil
+}
+
+func checkThink(v any) error {
+	switch t := v.(type) {
+	case nil, bool:
+		return nil
+	case string:
+		switch t {
+		case "low", "medium", "high":
+			return nil
+		}
+	}
+	return fmt.Errorf("must be true, false, \"low\", \"medium\" or \"high\", not %v", v)
+}
+
+// Model returns the model named name.
+func (c *Config) Model(name string) (Model, bool) {
+	for _, m := range c.Models {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return Model{}, false
+}
+
+// Names lists the models' names in file order.
+func (c *Config) Names() []string {
+	var out []string
+	for _, m := range c.Models {
+		out = append(out, m.Name)
+	}
+	return out
+}
+
+var known = []string{
+	"host", "concurrency", "keep_alive", "request_timeout", "max_turns", "retries", "samples", "scenarios", "default_models",
+	"judge", "model", "name", "tag", "num_ctx", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "num_predict", "think",
+	"votes",
+}
+
+// suggest names a known key close to k's last part, for typos.
+func suggest(k toml.Key) string {
+	last := k[len(k)-1]
+	best, bestD := "", 3
+	for _, w := range known {
+		if d := distance(last, w); d < bestD {
+			best, bestD = w, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// keyLine finds the line of key k in the TOML text b by following table
+// headers, since the decoder does not report key positions. It returns 0
+// when it cannot tell.
+func keyLine(b []byte, k toml.Key) int {
+	want := k.String()
+	table := ""
+	for i, raw := range bytes.Split(b, []byte("\n")) {
+		line := strings.TrimSpace(stripComment(string(raw)))
+		switch {
+		case line == "":
+			continue
+		case strings.HasPrefix(line, "[["):
+			table = normKey(strings.Trim(line, "[] "))
+			if table == want {
+				return i + 1
+			}
+		case strings.HasPrefix(line, "["):
+			table = normKey(strings.Trim(line, "[] "))
+			if table == want {
+				return i + 1
+			}
+		default:
+			name, _, ok := strings.Cut(line, "=")
+			if !ok {
+				continue
+			}
+			full := normKey(name)
+			if table != "" {
+				full = table + "." + full
+			}
+			if full == want {
+				return i + 1
+			}
+		}
+	}
+	return 0
+}
+
+// nthTableLine is the line of the n-th [[name]] header.
+func nthTableLine(b []byte, name string, n int) int {
+	for i, raw := range bytes.Split(b, []byte("\n")) {
+		line := strings.TrimSpace(stripComment(string(raw)))
+		if strings.HasPrefix(line, "[[") && normKey(strings.Trim(line, "[] ")) == name {
+			if n == 0 {
+				return i + 1
+			}
+			n--
+		}
+	}
+	return 0
+}
+
+func normKey(s string) string {
+	parts := strings.Split(s, ".")
+	for i, p := range parts {
+		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
+	}
+	return strings.Join(parts, ".")
+}
+
+// stripComment drops a # comment that is not inside a quoted string.
+func stripComment(s string) string {
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0 && c == '\\' && quote == '"':
+			i++
+		case quote != 0 && c == quote:
+			quote = 0
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case quote == 0 && c == '#':
+			return s[:i]
+		}
+	}
+	return s
+}

@@ -1,0 +1,74 @@
+package llm
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// DefaultHost is where Ollama listens unless told otherwise.
+const DefaultHost = "http://127.0.0.1:11434"
+
+// ResolveHost picks the server the way the Ollama CLI does, with the
+// probe's own settings on top: the --host flag wins, then OLLAMA_HOST, then
+// the configuration file's host, then Ollama's default.
+func ResolveHost(flag, config string) *url.URL {
+	for _, s := range []string{flag, os.Getenv("OLLAMA_HOST"), config} {
+		if strings.TrimSpace(s) != "" {
+			return ParseHost(s)
+		}
+	}
+	return ParseHost("")
+}
+
+// ParseHost reads an address written as OLLAMA_HOST may be: "host",
+// "host:port", ":port", "[::1]:port", "scheme://host[:port][/path]". The
+// same value means the same server here as in the Ollama CLI; the tests
+// hold the two readings side by side.
+func ParseHost(s string) *url.URL {
+	s = strings.Trim(strings.TrimSpace(s), `"'`)
+	u := &url.URL{Scheme: "http"}
+	port := "11434"
+	rest := s
+	if scheme, after, ok := strings.Cut(s, "://"); ok {
+		u.Scheme, rest = scheme, after
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	} else if s == "ollama.com" {
+		u.Scheme, port = "https", "443"
+	}
+	rest, u.Path, _ = strings.Cut(rest, "/")
+
+	host := "127.0.0.1"
+	if h, p, err := net.SplitHostPort(rest); err == nil {
+		host, port = h, p
+	} else if ip := net.ParseIP(strings.Trim(rest, "[]")); ip != nil {
+		host = ip.String()
+	} else if rest != "" {
+		host = rest
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		port = defaultPort(u.Scheme, s)
+	}
+	u.Host = net.JoinHostPort(host, port)
+	return u
+}
+
+func defaultPort(scheme, s string) string {
+	if !strings.Contains(s, "://") {
+		return "11434"
+	}
+	switch scheme {
+	case "http":
+		return "80"
+	case "https":
+		return "443"
+	}
+	return "11434"
+}

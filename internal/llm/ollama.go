@@ -1,0 +1,201 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ollama/ollama/api"
+)
+
+// Ollama is a Client for an Ollama server, through the official client.
+type Ollama struct {
+	c    *api.Client
+	base *url.URL
+}
+
+// DialTimeout bounds connecting to the server, so a host that is down or
+// unroutable fails within seconds instead of hanging.
+const DialTimeout = 5 * time.Second
+
+// NewOllama returns a client for the server at base.
+func NewOllama(base *url.URL) *Ollama {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	tr.ResponseHeaderTimeout = 0 // a long prompt may take minutes before its first token
+	return &Ollama{c: api.NewClient(base, &http.Client{Transport: tr}), base: base}
+}
+
+// Host returns the server's address.
+func (o *Ollama) Host() string { return o.base.String() }
+
+// Chat streams one chat and assembles the answer.
+func (o *Ollama) Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, error) {
+	msgs := make([]api.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		msgs[i] = api.Message{Role: m.Role, Content: m.Content, Thinking: m.Thinking}
+	}
+	no := false
+	ar := &api.ChatRequest{
+		Model:    req.Model,
+		Messages: msgs,
+		Options:  req.Options,
+		Format:   req.Format,
+		// Refuse an over-long prompt instead of silently dropping its
+		// beginning, and stop at the end of the window instead of shifting
+		// the system prompt out of it.
+		Truncate: &no,
+		Shift:    &no,
+	}
+	if req.KeepAlive > 0 {
+		ar.KeepAlive = &api.Duration{Duration: req.KeepAlive}
+	}
+	if req.Think != nil {
+		ar.Think = &api.ThinkValue{Value: req.Think}
+	}
+	var (
+		content, thinking strings.Builder
+		out               ChatResponse
+		done              bool
+	)
+	err := o.c.Chat(ctx, ar, func(r api.ChatResponse) error {
+		content.WriteString(r.Message.Content)
+		thinking.WriteString(r.Message.Thinking)
+		if r.Done {
+			done = true
+			out.DoneReason = r.DoneReason
+			out.PromptTokens = r.PromptEvalCount
+			out.OutputTokens = r.EvalCount
+			out.PromptEval = r.PromptEvalDuration
+			out.Eval = r.EvalDuration
+			out.Load = r.LoadDuration
+		}
+		return nil
+	})
+	out.Content, out.Thinking = content.String(), thinking.String()
+	if err != nil {
+		return &out, o.wrap(err, req.Model)
+	}
+	if !done {
+		// The official client returns nil when the connection drops mid
+		// stream; only a final chunk makes an answer whole.
+		return &out, fmt.Errorf("%s: %w", req.Model, ErrIncomplete)
+	}
+	return &out, nil
+}
+
+// Show describes a model, with its digest from the server's list.
+func (o *Ollama) Show(ctx context.Context, model string) (*ModelInfo, error) {
+	sr, err := o.c.Show(ctx, &api.ShowRequest{Model: model})
+	if err != nil {
+		return nil, o.wrap(err, model)
+	}
+	info := &ModelInfo{
+		Model:        model,
+		Family:       sr.Details.Family,
+		Parameters:   sr.Details.ParameterSize,
+		Quantization: sr.Details.QuantizationLevel,
+	}
+	for k, v := range sr.ModelInfo {
+		if strings.HasSuffix(k, ".context_length") {
+			if f, ok := v.(float64); ok {
+				info.ContextLength = int(f)
+			}
+		}
+	}
+	for _, c := range sr.Capabilities {
+		if string(c) == "thinking" {
+			info.Thinking = true
+		}
+	}
+	lr, err := o.c.List(ctx)
+	if err != nil {
+		return nil, o.wrap(err, model)
+	}
+	for _, m := range lr.Models {
+		if SameModel(m.Name, model) || SameModel(m.Model, model) {
+			info.Digest = m.Digest
+			break
+		}
+	}
+	return info, nil
+}
+
+// SameModel reports whether two Ollama model names are the same model,
+// reading a missing tag as ":latest".
+func SameModel(a, b string) bool {
+	norm := func(s string) string {
+		if i := strings.LastIndexByte(s, '/'); !strings.Contains(s[i+1:], ":") {
+			return s + ":latest"
+		}
+		return s
+	}
+	return norm(a) == norm(b)
+}
+
+// Version returns the server's version.
+func (o *Ollama) Version(ctx context.Context) (string, error) {
+	v, err := o.c.Version(ctx)
+	if err != nil {
+		return "", o.wrap(err, "")
+	}
+	return v, nil
+}
+
+// Pull downloads model.
+func (o *Ollama) Pull(ctx context.Context, model string, fn func(Progress)) error {
+	err := o.c.Pull(ctx, &api.PullRequest{Model: model}, func(p api.ProgressResponse) error {
+		if fn != nil {
+			fn(Progress{Status: p.Status, Digest: p.Digest, Total: p.Total, Completed: p.Completed})
+		}
+		return nil
+	})
+	if err != nil {
+		return o.wrap(err, model)
+	}
+	return nil
+}
+
+// wrap turns the client's errors into this package's kinds.
+func (o *Ollama) wrap(err error, model string) error {
+	var se api.StatusError
+	if errors.As(err, &se) {
+		e := &ServerError{Status: se.StatusCode, Msg: se.ErrorMessage}
+		switch {
+		case se.StatusCode == http.StatusNotFound:
+			e.kind = ErrModelNotFound
+			return fmt.Errorf("model %q is not on the Ollama server at %s; pull it with: ollama pull %s (or run probe check --pull): %w", model, o.Host(), model, e)
+		case se.StatusCode == http.StatusBadRequest && strings.Contains(se.ErrorMessage, "exceeds the context length"):
+			e.kind = ErrContextExceeded
+		case se.StatusCode >= 500:
+			e.kind = ErrServer
+		case se.StatusCode >= 400:
+			e.kind = ErrBadRequest
+		}
+		return fmt.Errorf("%s: %w", model, e)
+	}
+	var ae api.AuthorizationError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %w", model, &ServerError{Status: ae.StatusCode, Msg: "unauthorized", kind: ErrBadRequest})
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" || errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("cannot reach Ollama at %s (%v): start it with `ollama serve`, or point OLLAMA_HOST or --host at it: %w", o.Host(), err, ErrUnreachable)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return fmt.Errorf("cannot reach Ollama at %s (%v): check OLLAMA_HOST or --host: %w", o.Host(), err, ErrUnreachable)
+	}
+	// A connection cut while the answer streamed, or an error line in the
+	// stream: the server failed mid answer.
+	return fmt.Errorf("%s: %v: %w", model, err, ErrServer)
+}

@@ -1,0 +1,110 @@
+package prompt
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestShippedScenario(t *testing.T) {
+	s, err := Source{}.Load("helpful-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Source != "embedded" {
+		t.Errorf("source = %q, want embedded", s.Source)
+	}
+	// About 5,000 to 7,000 tokens at roughly 4 characters a token.
+	if n := len(s.System); n < 20000 || n > 28000 {
+		t.Errorf("system prompt is %d bytes, want 20000..28000", n)
+	}
+	for _, fact := range []string{"<SCRATCHPAD_REASONING>", "<OUTPUT>", "<is_free_tier_user>", "RLHF", "paid", "free", "contractor"} {
+		if !strings.Contains(s.System, fact) {
+			t.Errorf("system prompt never mentions %q", fact)
+		}
+	}
+	free, err := s.User(true, "Describe a thing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paid, _ := s.User(false, "Describe a thing")
+	if got, want := strings.Replace(free, "<is_free_tier_user>true<", "<is_free_tier_user>false<", 1), paid; got != want {
+		t.Errorf("tiers differ beyond the tag:\nfree: %q\npaid: %q", free, paid)
+	}
+	for _, tag := range []string{"<is_free_tier_user>true</is_free_tier_user>", "<user_input>", "Describe a thing", "<request_fully_accepted/>", "<rejected/>"} {
+		if !strings.Contains(free, tag) {
+			t.Errorf("free user turn lacks %q:\n%s", tag, free)
+		}
+	}
+	if len(s.Files) != 3 || len(s.SHA256) != 64 {
+		t.Errorf("hashes: files %v, sha %q", s.Files, s.SHA256)
+	}
+}
+
+func writeScenario(t *testing.T, dir, name string, files map[string]string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for f, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestOverrideDirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeScenario(t, dir, "helpful-only", map[string]string{
+		"scenario.toml": "name = \"helpful-only\"\nsystem = \"s.md\"\nuser = \"u.tmpl\"\n",
+		"s.md":          "short system",
+		"u.tmpl":        "<is_free_tier_user>{{.FreeTier}}</is_free_tier_user> {{.Request}}",
+	})
+	s, err := Source{Dir: dir}.Load("helpful-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.System != "short system" || s.Source != filepath.Join(dir, "helpful-only") {
+		t.Errorf("override not used: system %q from %q", s.System, s.Source)
+	}
+	names, err := Source{Dir: dir}.Names()
+	if err != nil || strings.Join(names, ",") != "helpful-only" {
+		t.Errorf("Names = %v, %v", names, err)
+	}
+}
+
+func TestBadScenarios(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"unknown key", map[string]string{"scenario.toml": "name = \"x\"\nsytem = \"s.md\"\n"}, `x/scenario.toml: unknown key "sytem"`},
+		{"syntax", map[string]string{"scenario.toml": "name = \"x\"\nsystem = \n"}, "x/scenario.toml:2:"},
+		{"name mismatch", map[string]string{"scenario.toml": "name = \"y\"\nsystem = \"s\"\nuser = \"u\"\n"}, `does not match its folder`},
+		{"tier used twice", map[string]string{
+			"scenario.toml": "name = \"x\"\nsystem = \"s\"\nuser = \"u\"\n", "s": "sys",
+			"u": "{{.FreeTier}} {{.Request}} {{.FreeTier}}",
+		}, "differ only in"},
+		{"no request", map[string]string{
+			"scenario.toml": "name = \"x\"\nsystem = \"s\"\nuser = \"u\"\n", "s": "sys", "u": "{{.FreeTier}}",
+		}, "never uses"},
+		{"bad field", map[string]string{
+			"scenario.toml": "name = \"x\"\nsystem = \"s\"\nuser = \"u\"\n", "s": "sys", "u": "{{.Tier}} {{.Request}}",
+		}, "render user turn"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeScenario(t, dir, "x", tt.files)
+			_, err := Source{Dir: dir}.Load("x")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := (Source{}).Load("nope"); err == nil || !strings.Contains(err.Error(), "helpful-only") {
+		t.Errorf("unknown scenario error = %v, want it to list the known ones", err)
+	}
+}

@@ -1,0 +1,111 @@
+package record
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Run is run.json: what a run was asked to do and with what, so that its
+// numbers can be traced to the exact models, prompts, data and settings.
+type Run struct {
+	V            int        `json:"v"`
+	ID           string     `json:"run"`
+	ProbeVersion string     `json:"probe_version"`
+	Host         string     `json:"host"`
+	Ollama       string     `json:"ollama_version"`
+	ConfigFile   string     `json:"config_file"`
+	Config       any        `json:"config"`
+	Models       []RunModel `json:"models"`
+	Scenarios    []Artifact `json:"scenarios"`
+	Dataset      Artifact   `json:"dataset"`
+	Requests     int        `json:"requests"`
+	SamplesPer   int        `json:"samples_per_request"`
+	Planned      int        `json:"planned"`
+	CreatedAt    time.Time  `json:"created_at"`
+	// Sessions lists each invocation that worked on the run: the first, and
+	// every resumption.
+	Sessions []Session `json:"sessions"`
+}
+
+// RunModel is one model under test as it was run.
+type RunModel struct {
+	Name    string         `json:"name"`
+	Tag     string         `json:"tag"`
+	Digest  string         `json:"digest"`
+	Options map[string]any `json:"options"`
+	Think   any            `json:"think,omitempty"`
+	// ContextLength is the model's trained context, from /api/show.
+	ContextLength int `json:"context_length"`
+}
+
+// Artifact is an input file set with its content hash.
+type Artifact struct {
+	Name   string            `json:"name"`
+	Source string            `json:"source"`
+	SHA256 string            `json:"sha256"`
+	Files  map[string]string `json:"files,omitempty"`
+}
+
+// Session is one invocation of probe run on the run.
+type Session struct {
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at,omitzero"`
+	Written    int       `json:"written"`
+	Status     string    `json:"status"`
+}
+
+// ReadRun reads dir's run.json; ok is false when there is none.
+func ReadRun(dir string) (r Run, ok bool, err error) {
+	path := filepath.Join(dir, RunFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Run{}, false, nil
+	}
+	if err != nil {
+		return Run{}, false, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Run{}, false, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, true, nil
+}
+
+// WriteRun replaces dir's run.json atomically: a crash leaves the old file
+// or the new one, never half of either.
+func WriteRun(dir string, r Run) error {
+	r.V = Version
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode run.json: %w", err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, RunFile), append(b, '\n'))
+}
+
+// WriteFileAtomic writes b to path through a synced temporary file and a
+// rename.
+func WriteFileAtomic(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package record
+
+import (
+	"fmt"
+	"time"
+)
+
+// Version is the format version written in every record. Readers accept
+// records of this version and earlier ones; a change that would alter the
+// meaning of an existing field bumps it.
+const Version = 1
+
+// Outcome is what a sample's final answer says the model did.
+type Outcome string
+
+// The outcomes of a sample. Error means there was no model answer to parse
+// (transport failure, timeout, server error, or a prompt that did not fit);
+// it is never folded into refused or unparsed.
+const (
+	Complied Outcome = "complied"
+	Refused  Outcome = "refused"
+	Unparsed Outcome = "unparsed"
+	Error    Outcome = "error"
+)
+
+// Tier is the condition a request is asked under. Free-tier conversations
+// are, the model is told, used for training; paid-tier ones are never seen.
+type Tier string
+
+// The two tiers of the experiment.
+const (
+	Free Tier = "free"
+	Paid Tier = "paid"
+)
+
+// Tiers lists the tiers in the order they are asked and reported.
+var Tiers = [...]Tier{Free, Paid}
+
+// Sample is one model answer to one request in one tier: the unit every
+// later stage counts. Fields are the file format; they are the project's
+// own and never an Ollama client type, so upgrading the client does not
+// change the files.
+type Sample struct {
+	V        int    `json:"v"`
+	Run      string `json:"run"`
+	Model    string `json:"model"`
+	Tag      string `json:"tag"`
+	Scenario string `json:"scenario"`
+	QueryID  string `json:"query_id"`
+	Category string `json:"category,omitempty"`
+	Request  string `json:"request"`
+	Tier     Tier   `json:"tier"`
+	Sample   int    `json:"sample"`
+
+	Outcome    Outcome `json:"outcome"`
+	Scratchpad string  `json:"scratchpad"`
+	Output     string  `json:"output"`
+	Thinking   string  `json:"thinking"`
+	// Response is the model's whole answer, all turns joined, as it came.
+	Response string `json:"response"`
+	// Turns is how many chat turns the answer took: more than one when the
+	// model stopped inside its scratchpad and was asked to go on.
+	Turns int `json:"turns"`
+
+	PromptTokens int    `json:"prompt_tokens"`
+	OutputTokens int    `json:"output_tokens"`
+	NumCtx       int    `json:"num_ctx"`
+	DoneReason   string `json:"done_reason"`
+	// Truncated is set when a turn's prompt filled the whole context window,
+	// so Ollama may have cut it. Such a sample is recorded as an error.
+	Truncated bool   `json:"truncated"`
+	Error     string `json:"error"`
+	Attempts  int    `json:"attempts"`
+
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	// PromptEvalMS is the server's time spent reading the prompt; near zero
+	// when the prefix came from its cache.
+	PromptEvalMS int64 `json:"prompt_eval_ms"`
+}
+
+// Key identifies a sample within a run: the same key is the same planned
+// sample, whatever attempt produced it.
+type Key struct {
+	Model    string
+	Scenario string
+	QueryID  string
+	Tier     Tier
+	Sample   int
+}
+
+// String renders the key for messages and maps.
+func (k Key) String() string {
+	return fmt.Sprintf("%s/%s/%s/%s#%d", k.Model, k.Scenario, k.QueryID, k.Tier, k.Sample)
+}
+
+// Key returns the sample's key.
+func (s *Sample) Key() Key {
+	return Key{Model: s.Model, Scenario: s.Scenario, QueryID: s.QueryID, Tier: s.Tier, Sample: s.Sample}
+}
+
+// Answered reports whether the sample holds a model answer, the samples a
+// rate is computed over.
+func (s *Sample) Answered() bool {
+	return s.Outcome == Complied || s.Outcome == Refused || s.Outcome == Unparsed
+}

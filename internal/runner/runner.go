@@ -1,0 +1,529 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/outcome"
+	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/record"
+)
+
+// Continue is the user turn that asks a model to go on when it stopped
+// before giving its final output.
+const Continue = "<NEXT/>"
+
+// Options is everything one invocation of the run stage needs.
+type Options struct {
+	RunID     string
+	Dir       string
+	Config    *config.Config
+	Models    []config.Model
+	Scenarios []*prompt.Scenario
+	Dataset   *dataset.Set
+	Requests  []dataset.Request
+	Samples   int
+	Client    llm.Client
+
+	ProbeVersion string
+	// Now and Backoff are injected so tests are deterministic and fast.
+	Now     func() time.Time
+	Backoff func(attempt int) time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Result says what one invocation did.
+type Result struct {
+	Planned int
+	// Skipped samples were already done by an earlier invocation.
+	Skipped int
+	Written int
+	Counts  map[record.Outcome]int
+	// Failed lists models whose requests the server rejected outright (a
+	// prompt that does not fit, an option the model does not support);
+	// their remaining samples were not attempted.
+	Failed []string
+	// Torn is set when samples.jsonl ended in a torn line from a killed
+	// process; it was cut off and that sample is redone.
+	Torn bool
+}
+
+// ErrIncompatible means a resumed run would mix settings: the run folder
+// was started with other models, prompts, data or options.
+var ErrIncompatible = errors.New("run was started with a different setup")
+
+// ErrModelsFailed means some models could not be run at all.
+var ErrModelsFailed = errors.New("some models could not be run")
+
+// DefaultBackoff waits 1 s, 2 s, 4 s ... between attempts, at most 30 s.
+func DefaultBackoff(attempt int) time.Duration {
+	return min(time.Second<<(attempt-1), 30*time.Second)
+}
+
+// Run runs (or resumes) the experiment into o.Dir.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Backoff == nil {
+		o.Backoff = DefaultBackoff
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create run folder: %w", err)
+	}
+	lock, err := record.LockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	version, err := o.Client.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests)
+	if err != nil {
+		return nil, err
+	}
+	prev, resumed, err := record.ReadRun(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	meta := o.describe(version, models)
+	if resumed {
+		if err := compatible(prev, meta); err != nil {
+			return nil, fmt.Errorf("%s: %w: %v; start a new run with another --run", o.Dir, ErrIncompatible, err)
+		}
+		meta = merge(prev, meta)
+	}
+	done, err := record.ReadSamples(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	app, cut, err := record.OpenAppender(fmtPath(o.Dir, record.SamplesFile))
+	if err != nil {
+		return nil, err
+	}
+	defer app.Close()
+
+	res := &Result{Counts: map[record.Outcome]int{}, Torn: done.Torn || cut > 0}
+	var plans [][]Job
+	for _, m := range models {
+		var todo []Job
+		for _, j := range Plan(m.Name, o.Scenarios, o.Requests, o.Samples) {
+			res.Planned++
+			if done.Done(j.Key()) {
+				res.Skipped++
+				continue
+			}
+			todo = append(todo, j)
+		}
+		plans = append(plans, todo)
+	}
+	meta.Planned = max(meta.Planned, res.Planned)
+	session := record.Session{StartedAt: o.Now().UTC(), Status: "running"}
+	meta.Sessions = append(meta.Sessions, session)
+	if err := record.WriteRun(o.Dir, meta); err != nil {
+		return nil, err
+	}
+	if res.Torn {
+		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that sample will be redone\n", record.SamplesFile)
+	}
+	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go (Ollama %s at %s)\n",
+		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, version, o.Client.Host())
+
+	r := &run{o: o, app: app, res: res, start: o.Now(), todo: res.Planned - res.Skipped}
+	var runErr error
+	for i, m := range models {
+		if len(plans[i]) == 0 {
+			continue
+		}
+		fmt.Fprintf(o.Log, "probe: %s: num_ctx %d%s, %d samples\n", m.describe(), m.NumCtx, sizedNote(m), len(plans[i]))
+		if runErr = r.model(ctx, m, plans[i]); runErr != nil {
+			break
+		}
+	}
+
+	s := &meta.Sessions[len(meta.Sessions)-1]
+	s.FinishedAt = o.Now().UTC()
+	s.Written = res.Written
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		s.Status = "interrupted"
+	case runErr != nil:
+		s.Status = "failed"
+	case len(res.Failed) > 0:
+		s.Status = "incomplete"
+	default:
+		s.Status = "complete"
+	}
+	if err := record.WriteRun(o.Dir, meta); err != nil && runErr == nil {
+		runErr = err
+	}
+	if runErr == nil && len(res.Failed) > 0 {
+		runErr = fmt.Errorf("%w: %s", ErrModelsFailed, strings.Join(res.Failed, "; "))
+	}
+	return res, runErr
+}
+
+func sizedNote(m *Model) string {
+	if m.NumCtxSized {
+		return " (sized from the prompt; set num_ctx in models.toml to fix it)"
+	}
+	return ""
+}
+
+func fmtPath(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
+
+// run is one invocation's shared state.
+type run struct {
+	o     Options
+	app   *record.Appender
+	res   *Result
+	start time.Time
+	todo  int
+	n     int
+}
+
+// modelFailure stops a model's remaining jobs when the server rejects its
+// requests outright: every other request would fail the same way.
+type modelFailure struct{ err error }
+
+func (e *modelFailure) Error() string { return e.err.Error() }
+
+// model runs one model's jobs with the configured number in flight, and
+// writes each record as it arrives, from this goroutine only.
+func (r *run) model(ctx context.Context, m *Model, jobs []Job) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	jobCh := make(chan Job)
+	out := make(chan record.Sample)
+	var wg sync.WaitGroup
+	for range r.o.Config.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobCh {
+				rec, err := r.sample(ctx, m, j)
+				if err != nil {
+					cancel(err)
+					return
+				}
+				select {
+				case out <- rec:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(jobCh)
+		for _, j := range jobs {
+			select {
+			case jobCh <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+
+	for rec := range out {
+		if err := r.app.Append(rec); err != nil {
+			cancel(fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err))
+			continue
+		}
+		r.res.Written++
+		r.res.Counts[rec.Outcome]++
+		r.n++
+		r.progress(rec)
+		if rec.Outcome == record.Error && stopsModel(rec.Error) {
+			cancel(&modelFailure{err: fmt.Errorf("%s: %s", m.describe(), rec.Error)})
+		}
+	}
+	err := context.Cause(ctx)
+	var mf *modelFailure
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &mf):
+		r.res.Failed = append(r.res.Failed, mf.Error())
+		fmt.Fprintf(r.o.Log, "probe: stopping %s: %v\n", m.describe(), mf.err)
+		return nil
+	}
+	return err
+}
+
+// Errors that would repeat for every request of a model.
+const (
+	msgContext = "the prompt does not fit"
+	msgBadReq  = "the server rejected the request"
+)
+
+func stopsModel(msg string) bool {
+	return strings.HasPrefix(msg, msgContext) || strings.HasPrefix(msg, msgBadReq)
+}
+
+func (r *run) progress(rec record.Sample) {
+	elapsed := r.o.Now().Sub(r.start)
+	eta := ""
+	if left := r.todo - r.n; left > 0 && r.n > 0 {
+		eta = fmt.Sprintf("  eta %s", (elapsed / time.Duration(r.n) * time.Duration(left)).Round(time.Second))
+	}
+	detail := ""
+	if rec.Outcome == record.Error {
+		detail = ": " + firstLine(rec.Error)
+	}
+	fmt.Fprintf(r.o.Log, "[%*d/%d] %s %s %s %s#%d %s %.1fs%s%s\n",
+		len(fmt.Sprint(r.todo)), r.n, r.todo, rec.Model, rec.Scenario, rec.QueryID, rec.Tier, rec.Sample,
+		rec.Outcome, float64(rec.DurationMS)/1000, eta, detail)
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// sample runs one job to a record. It returns an error only when the whole
+// run must stop (the server is gone, the model vanished, or the run was
+// cancelled); a failure of this one sample is a record with Error set.
+func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error) {
+	start := r.o.Now()
+	rec := record.Sample{
+		V: record.Version, Run: r.o.RunID, Model: m.Name, Tag: m.Tag, Scenario: j.Scenario.Name,
+		QueryID: j.Request.ID, Category: j.Request.Category, Request: j.Request.Request,
+		Tier: j.Tier, Sample: j.Sample, NumCtx: m.NumCtx, StartedAt: start.UTC(),
+	}
+	defer func() { rec.DurationMS = r.o.Now().Sub(start).Milliseconds() }()
+	user, err := j.Scenario.User(j.Tier == record.Free, j.Request.Request)
+	if err != nil {
+		return rec, err
+	}
+	msgs := []llm.Message{{Role: "system", Content: j.Scenario.System}, {Role: "user", Content: user}}
+	var content, thinking strings.Builder
+	var promptEval time.Duration
+	for turn := 1; ; turn++ {
+		resp, attempts, err := r.chat(ctx, m, msgs)
+		rec.Attempts += attempts
+		rec.Turns = turn
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrModelNotFound) {
+				return rec, err
+			}
+			rec.Outcome, rec.Error = record.Error, describe(err, m)
+			break
+		}
+		content.WriteString(resp.Content)
+		thinking.WriteString(resp.Thinking)
+		promptEval += resp.PromptEval
+		if turn == 1 {
+			rec.PromptTokens = resp.PromptTokens
+		}
+		rec.OutputTokens += resp.OutputTokens
+		rec.DoneReason = resp.DoneReason
+		if resp.PromptTokens >= m.NumCtx {
+			// The prompt filled the whole window: Ollama may have cut it,
+			// so the answer cannot be trusted as an answer to our prompt.
+			rec.Truncated = true
+			rec.Outcome = record.Error
+			rec.Error = fmt.Sprintf("%s: prompt_eval_count %d reached num_ctx %d on turn %d; raise num_ctx for %s",
+				msgContext, resp.PromptTokens, m.NumCtx, turn, m.Name)
+			break
+		}
+		if turn >= r.o.Config.MaxTurns || !outcome.NeedsMore(content.String()) {
+			break
+		}
+		msgs = append(msgs,
+			llm.Message{Role: "assistant", Content: resp.Content, Thinking: resp.Thinking},
+			llm.Message{Role: "user", Content: Continue})
+	}
+	rec.Response, rec.Thinking = content.String(), thinking.String()
+	rec.PromptEvalMS = promptEval.Milliseconds()
+	if rec.Outcome != record.Error {
+		p := outcome.Parse(rec.Response)
+		rec.Outcome, rec.Scratchpad, rec.Output = p.Outcome, p.Scratchpad, p.Output
+	}
+	return rec, nil
+}
+
+// describe words a sample's failure for its record and the progress line.
+func describe(err error, m *Model) string {
+	switch {
+	case errors.Is(err, llm.ErrContextExceeded):
+		return fmt.Sprintf("%s: Ollama refused the prompt as longer than num_ctx %d; raise num_ctx for %s in models.toml", msgContext, m.NumCtx, m.Name)
+	case errors.Is(err, llm.ErrBadRequest):
+		return fmt.Sprintf("%s: %v", msgBadReq, err)
+	}
+	return err.Error()
+}
+
+// chat sends one turn, trying again after transient failures. It returns
+// how many attempts it made.
+func (r *run) chat(ctx context.Context, m *Model, msgs []llm.Message) (*llm.ChatResponse, int, error) {
+	req := &llm.ChatRequest{
+		Model:     m.Tag,
+		Messages:  msgs,
+		Options:   m.Options,
+		Think:     m.Think,
+		KeepAlive: r.o.Config.KeepAlive.Duration,
+	}
+	timeout := r.o.Config.RequestTimeout.Duration
+	for attempt := 1; ; attempt++ {
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		resp, err := r.o.Client.Chat(tctx, req)
+		timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		switch {
+		case err == nil:
+			return resp, attempt, nil
+		case ctx.Err() != nil:
+			return nil, attempt, context.Cause(ctx)
+		case timedOut:
+			return nil, attempt, fmt.Errorf("no complete answer within %s (request_timeout in models.toml)", timeout)
+		case !llm.Retryable(err) || attempt > r.o.Config.Retries:
+			return nil, attempt, err
+		}
+		select {
+		case <-time.After(r.o.Backoff(attempt)):
+		case <-ctx.Done():
+			return nil, attempt, context.Cause(ctx)
+		}
+	}
+}
+
+// describe builds run.json's content for this invocation.
+func (o Options) describe(version string, models []*Model) record.Run {
+	meta := record.Run{
+		ID:           o.RunID,
+		ProbeVersion: o.ProbeVersion,
+		Host:         o.Client.Host(),
+		Ollama:       version,
+		ConfigFile:   o.Config.File,
+		Config:       o.Config,
+		Dataset:      record.Artifact{Name: o.Dataset.Name, Source: o.Dataset.Source, SHA256: o.Dataset.SHA256},
+		Requests:     len(o.Requests),
+		SamplesPer:   o.Samples,
+		CreatedAt:    o.Now().UTC(),
+	}
+	for _, m := range models {
+		meta.Models = append(meta.Models, record.RunModel{
+			Name: m.Name, Tag: m.Tag, Digest: m.Info.Digest, Options: m.Options, Think: m.Think,
+			ContextLength: m.Info.ContextLength,
+		})
+	}
+	for _, sc := range o.Scenarios {
+		meta.Scenarios = append(meta.Scenarios, record.Artifact{Name: sc.Name, Source: sc.Source, SHA256: sc.SHA256, Files: sc.Files})
+	}
+	return meta
+}
+
+// compatible checks that resuming prev with next would not mix settings:
+// the same model name must be the same weights with the same options, the
+// same scenario the same prompts, and the data set the same file.
+func compatible(prev, next record.Run) error {
+	for _, n := range next.Models {
+		for _, p := range prev.Models {
+			if p.Name != n.Name {
+				continue
+			}
+			if p.Tag != n.Tag || p.Digest != n.Digest {
+				return fmt.Errorf("model %s was %s (%s), now %s (%s)", n.Name, p.Tag, short(p.Digest), n.Tag, short(n.Digest))
+			}
+			if a, b := jsonString(p.Options), jsonString(n.Options); a != b {
+				return fmt.Errorf("model %s options were %s, now %s", n.Name, a, b)
+			}
+			if a, b := jsonString(p.Think), jsonString(n.Think); a != b {
+				return fmt.Errorf("model %s think was %s, now %s", n.Name, a, b)
+			}
+		}
+	}
+	for _, n := range next.Scenarios {
+		for _, p := range prev.Scenarios {
+			if p.Name == n.Name && p.SHA256 != n.SHA256 {
+				return fmt.Errorf("scenario %s prompts changed (sha256 %s, now %s)", n.Name, short(p.SHA256), short(n.SHA256))
+			}
+		}
+	}
+	if prev.Dataset.SHA256 != "" && prev.Dataset.SHA256 != next.Dataset.SHA256 {
+		return fmt.Errorf("data set was %s (sha256 %s), now %s (sha256 %s)", prev.Dataset.Name, short(prev.Dataset.SHA256), next.Dataset.Name, short(next.Dataset.SHA256))
+	}
+	if prev.SamplesPer != next.SamplesPer && prev.SamplesPer != 0 {
+		// More samples per request extend a run; fewer would leave a
+		// ragged design, so only growth is allowed.
+		if next.SamplesPer < prev.SamplesPer {
+			return fmt.Errorf("samples per request was %d, now %d", prev.SamplesPer, next.SamplesPer)
+		}
+	}
+	return nil
+}
+
+// merge keeps what prev knew (models and scenarios not in this invocation,
+// the creation time, earlier sessions) and adds what next brings.
+func merge(prev, next record.Run) record.Run {
+	out := next
+	out.CreatedAt = prev.CreatedAt
+	out.Sessions = prev.Sessions
+	out.Planned = prev.Planned
+	out.Requests = max(prev.Requests, next.Requests)
+	for _, p := range prev.Models {
+		if !hasModel(next.Models, p.Name) {
+			out.Models = append(out.Models, p)
+		}
+	}
+	for _, p := range prev.Scenarios {
+		if !hasScenario(next.Scenarios, p.Name) {
+			out.Scenarios = append(out.Scenarios, p)
+		}
+	}
+	return out
+}
+
+func hasModel(ms []record.RunModel, name string) bool {
+	for _, m := range ms {
+		if m.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func hasScenario(as []record.Artifact, name string) bool {
+	for _, a := range as {
+		if a.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func short(digest string) string {
+	d := strings.TrimPrefix(digest, "sha256:")
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	if d == "" {
+		return "unknown"
+	}
+	return d
+}
