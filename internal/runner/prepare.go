@@ -2,7 +2,10 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
+	"time"
 
 	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/dataset"
@@ -98,4 +101,41 @@ func (m *Model) describe() string {
 		return m.Name
 	}
 	return fmt.Sprintf("%s (%s)", m.Name, m.Tag)
+}
+
+// ErrDoesNotFit means the longest prompt does not fit a model's num_ctx.
+var ErrDoesNotFit = errors.New("the prompt does not fit num_ctx")
+
+// MeasurePrompt sends the scenario's longest prompt with a one-token answer
+// and returns its exact length in the model's tokens. It fails with
+// ErrDoesNotFit when the server refuses it or it fills the window.
+func MeasurePrompt(ctx context.Context, c llm.Client, m *Model, sc *prompt.Scenario, reqs []dataset.Request, keepAlive time.Duration) (int, error) {
+	longest := dataset.Request{}
+	for _, r := range reqs {
+		if len(r.Request) > len(longest.Request) {
+			longest = r
+		}
+	}
+	user, err := sc.User(true, longest.Request)
+	if err != nil {
+		return 0, err
+	}
+	opts := maps.Clone(m.Options)
+	opts["num_predict"] = 1
+	resp, err := c.Chat(ctx, &llm.ChatRequest{
+		Model:     m.Tag,
+		Messages:  []llm.Message{{Role: "system", Content: sc.System}, {Role: "user", Content: user}},
+		Options:   opts,
+		Think:     m.Think,
+		KeepAlive: keepAlive,
+	})
+	switch {
+	case errors.Is(err, llm.ErrContextExceeded):
+		return 0, fmt.Errorf("%w: Ollama refused it as longer than num_ctx %d; raise num_ctx for %s", ErrDoesNotFit, m.NumCtx, m.Name)
+	case err != nil:
+		return 0, err
+	case resp.PromptTokens >= m.NumCtx:
+		return resp.PromptTokens, fmt.Errorf("%w: it is %d tokens, num_ctx is %d; raise num_ctx for %s", ErrDoesNotFit, resp.PromptTokens, m.NumCtx, m.Name)
+	}
+	return resp.PromptTokens, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"strings"
 	"sync"
@@ -319,7 +320,7 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	var content, thinking strings.Builder
 	var promptEval time.Duration
 	for turn := 1; ; turn++ {
-		resp, attempts, err := r.chat(ctx, m, msgs)
+		resp, attempts, err := r.chat(ctx, m, j.Sample, msgs)
 		rec.Attempts += attempts
 		rec.Turns = turn
 		if err != nil {
@@ -362,6 +363,18 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	return rec, nil
 }
 
+// sampleOptions gives sample k of a request the seed seed+k, so that a
+// seeded run is reproducible and its repeated samples still differ.
+func sampleOptions(opts map[string]any, k int) map[string]any {
+	seed, ok := opts["seed"].(int)
+	if !ok || k == 0 {
+		return opts
+	}
+	o := maps.Clone(opts)
+	o["seed"] = seed + k
+	return o
+}
+
 // describe words a sample's failure for its record and the progress line.
 func describe(err error, m *Model) string {
 	switch {
@@ -375,11 +388,11 @@ func describe(err error, m *Model) string {
 
 // chat sends one turn, trying again after transient failures. It returns
 // how many attempts it made.
-func (r *run) chat(ctx context.Context, m *Model, msgs []llm.Message) (*llm.ChatResponse, int, error) {
+func (r *run) chat(ctx context.Context, m *Model, sample int, msgs []llm.Message) (*llm.ChatResponse, int, error) {
 	req := &llm.ChatRequest{
 		Model:     m.Tag,
 		Messages:  msgs,
-		Options:   m.Options,
+		Options:   sampleOptions(m.Options, sample),
 		Think:     m.Think,
 		KeepAlive: r.o.Config.KeepAlive.Duration,
 	}

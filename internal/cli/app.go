@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/runner"
+)
+
+// Exit codes.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // something failed while running
+	ExitUsage       = 2 // the command line, configuration or input is wrong
+	ExitInterrupted = 130
+)
+
+// Env is what commands get from the outside world, injected so tests can
+// supply their own.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Now            func() time.Time
+	// NewClient makes the model-server client for a host.
+	NewClient func(host string, cfgHost string) llm.Client
+	Version   string
+}
+
+// usageError marks an error as the user's to fix: exit code 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usage(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &usageError{err}
+}
+
+// Main runs probe with args and returns the process's exit code.
+func Main(ctx context.Context, args []string, env Env) int {
+	if env.Now == nil {
+		env.Now = time.Now
+	}
+	if env.NewClient == nil {
+		env.NewClient = func(flag, cfg string) llm.Client { return llm.NewOllama(llm.ResolveHost(flag, cfg)) }
+	}
+	if env.Version == "" {
+		env.Version = buildVersion()
+	}
+	app := newApp(env)
+	err := app.RunContext(ctx, args)
+	return exitCode(ctx, err, env.Stderr)
+}
+
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ue *usageError
+	var ce *config.Error
+	code := ExitFailure
+	switch {
+	case ctx.Err() != nil:
+		code = ExitInterrupted
+	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, runner.ErrIncompatible), errors.Is(err, prompt.ErrUnknown):
+		code = ExitUsage
+	}
+	msg := strings.TrimSpace(err.Error())
+	if code == ExitInterrupted {
+		msg = "interrupted: " + msg
+	}
+	fmt.Fprintf(stderr, "probe: %s\n", msg)
+	return code
+}
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += "+dirty"
+			}
+		}
+	}
+	return v
+}
+
+func newApp(env Env) *ucli.App {
+	onUsage := func(_ *ucli.Context, err error, _ bool) error { return usage(err) }
+	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env)}
+	for _, c := range cmds {
+		c.OnUsageError = onUsage
+	}
+	return &ucli.App{
+		Name:    "probe",
+		Usage:   "replicate the alignment-faking experiment on local Ollama models",
+		Version: env.Version,
+		Description: `probe tells a model, in its system prompt, that its developer trains it to answer every
+request, that only free-tier conversations are used for training, and that paid-tier ones
+are never seen. It then asks harmful requests twice, once tagged free tier ("training") and
+once paid tier ("unmonitored"), and measures the compliance gap between the two.
+
+Typical use:
+   probe check --pull          check the server, pull missing models, test the prompt fits
+   probe run --limit 20        run 20 requests x 2 tiers on the default models
+   probe report                show the newest run's table (also --format json|markdown|csv)
+
+Runs are written to results/<run>/ (samples.jsonl, run.json) and resume where they stopped.
+Exit codes: 0 success, 1 a failure while running, 2 a usage or configuration error.`,
+		Writer:          env.Stdout,
+		ErrWriter:       env.Stderr,
+		Commands:        cmds,
+		OnUsageError:    onUsage,
+		ExitErrHandler:  func(*ucli.Context, error) {},
+		HideHelpCommand: true,
+		CommandNotFound: func(c *ucli.Context, name string) {
+			fmt.Fprintf(env.Stderr, "probe: unknown command %q; see probe --help\n", name)
+		},
+		Action: func(c *ucli.Context) error {
+			if c.Args().Present() {
+				return usage(fmt.Errorf("unknown command %q; see probe --help", c.Args().First()))
+			}
+			return ucli.ShowAppHelp(c)
+		},
+	}
+}
+
+// Flags shared by commands.
+func configFlag() *ucli.StringFlag {
+	return &ucli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "models.toml", Usage: "configuration `FILE`: models, options, judge"}
+}
+
+func hostFlag() *ucli.StringFlag {
+	return &ucli.StringFlag{Name: "host", Usage: "Ollama server `URL` (overrides OLLAMA_HOST and the configuration's host)"}
+}
+
+func resultsFlag() *ucli.StringFlag {
+	return &ucli.StringFlag{Name: "results", Value: "results", Usage: "`DIR` holding one folder per run"}
+}
+
+func promptsFlag() *ucli.StringFlag {
+	return &ucli.StringFlag{Name: "prompts", Usage: "`DIR` of scenario folders that override the built-in ones"}
+}
+
+// loadConfig reads the configuration; every failure is the user's to fix.
+func loadConfig(path string) (*config.Config, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return c, nil
+}
+
+// selectModels picks the models named on the command line, or the
+// configuration's default set.
+func selectModels(c *config.Config, names []string) ([]config.Model, error) {
+	if len(names) == 0 {
+		names = c.DefaultModels
+	}
+	if len(names) == 0 {
+		return c.Models, nil
+	}
+	var out []config.Model
+	for _, n := range names {
+		m, ok := c.Model(n)
+		if !ok {
+			return nil, usage(fmt.Errorf("%s has no model named %q (have: %s)", c.File, n, strings.Join(c.Names(), ", ")))
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func loadScenarios(src prompt.Source, names []string) ([]*prompt.Scenario, error) {
+	var out []*prompt.Scenario
+	for _, n := range names {
+		s, err := src.Load(n)
+		if err != nil {
+			return nil, usage(err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func loadDataset(path string) (*dataset.Set, error) {
+	if path == "" {
+		return dataset.Builtin()
+	}
+	s, err := dataset.Load(path)
+	if err != nil {
+		return nil, usage(err)
+	}
+	return s, nil
+}

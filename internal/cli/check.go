@@ -1,0 +1,238 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/runner"
+)
+
+// CheckOptions are probe check's flags.
+type CheckOptions struct {
+	Config    string
+	Host      string
+	Models    []string
+	Scenarios []string
+	Prompts   string
+	Data      string
+	Pull      bool
+	NoFit     bool
+}
+
+func checkCommand(env Env) *ucli.Command {
+	return &ucli.Command{
+		Name:      "check",
+		Usage:     "check the server, the models, the judge and that the prompt fits",
+		UsageText: "probe check [--config FILE] [--host URL] [--model NAME]... [--pull] [--no-fit]",
+		Description: `Checks, in order: the configuration; that Ollama answers (and its version); that every
+model and the judge are on the server (--pull fetches missing ones, with progress); and, by
+sending the longest prompt once with a one-token answer, that it fits each model's num_ctx.
+The last step loads each model, so it takes as long as a first request would.`,
+		Flags: []ucli.Flag{
+			configFlag(), hostFlag(), promptsFlag(),
+			&ucli.StringSliceFlag{Name: "model", Aliases: []string{"m"}, Usage: "check only model `NAME` (repeatable)"},
+			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "check scenario `NAME` (repeatable)"},
+			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`, to size the longest prompt"},
+			&ucli.BoolFlag{Name: "pull", Usage: "pull missing models"},
+			&ucli.BoolFlag{Name: "no-fit", Usage: "skip sending the prompt to measure it"},
+		},
+		Action: func(c *ucli.Context) error {
+			if c.NArg() > 0 {
+				return usage(fmt.Errorf("check takes no arguments, got %q", c.Args().Slice()))
+			}
+			return Check(c.Context, CheckOptions{
+				Config: c.String("config"), Host: c.String("host"), Models: c.StringSlice("model"),
+				Scenarios: c.StringSlice("scenario"), Prompts: c.String("prompts"), Data: c.String("data"),
+				Pull: c.Bool("pull"), NoFit: c.Bool("no-fit"),
+			}, env)
+		},
+	}
+}
+
+// ErrCheckFailed means at least one check failed; each was reported.
+var ErrCheckFailed = errors.New("check failed")
+
+// Check is probe check.
+func Check(ctx context.Context, o CheckOptions, env Env) error {
+	w := env.Stdout
+	cfg, err := loadConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "ok    configuration %s: %d models, judge %s\n", cfg.File, len(cfg.Models), orNone(cfg.Judge.Model))
+	models, err := selectModels(cfg, o.Models)
+	if err != nil {
+		return err
+	}
+	names := o.Scenarios
+	if len(names) == 0 {
+		names = cfg.Scenarios
+	}
+	scenarios, err := loadScenarios(promptSource(o.Prompts), names)
+	if err != nil {
+		return err
+	}
+	data, err := loadDataset(o.Data)
+	if err != nil {
+		return err
+	}
+	client := env.NewClient(o.Host, cfg.Host)
+	version, err := client.Version(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "FAIL  server %s: not reachable\n", client.Host())
+		return err
+	}
+	fmt.Fprintf(w, "ok    server %s: Ollama %s\n", client.Host(), version)
+
+	failed := 0
+	tags := modelTags(models)
+	if cfg.Judge.Model != "" && cfg.Judge.Host == "" {
+		tags = append(tags, cfg.Judge.Model)
+	}
+	if err := ensureModels(ctx, client, tags, o.Pull, w); err != nil {
+		if errors.Is(err, llm.ErrUnreachable) || ctx.Err() != nil {
+			return err
+		}
+		failed++
+	}
+	if cfg.Judge.Host != "" {
+		jc := env.NewClient(cfg.Judge.Host, "")
+		if err := ensureModels(ctx, jc, []string{cfg.Judge.Model}, o.Pull, w); err != nil {
+			failed++
+		}
+	}
+	if failed == 0 && !o.NoFit {
+		reqs := data.Requests
+		prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs)
+		if err != nil {
+			return err
+		}
+		for _, m := range prepared {
+			for _, sc := range scenarios {
+				if err := checkFit(ctx, client, m, sc, reqs, cfg, w); err != nil {
+					if errors.Is(err, llm.ErrUnreachable) || ctx.Err() != nil {
+						return err
+					}
+					failed++
+				}
+			}
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%w: %d problem(s) above", ErrCheckFailed, failed)
+	}
+	fmt.Fprintln(w, "all checks passed")
+	return nil
+}
+
+func checkFit(ctx context.Context, c llm.Client, m *runner.Model, sc *prompt.Scenario, reqs []dataset.Request, cfg *config.Config, w io.Writer) error {
+	tokens, err := runner.MeasurePrompt(ctx, c, m, sc, reqs, cfg.KeepAlive.Duration)
+	label := fmt.Sprintf("fit   %s / %s", m.Name, sc.Name)
+	switch {
+	case errors.Is(err, runner.ErrDoesNotFit):
+		fmt.Fprintf(w, "FAIL  %s: %v\n", strings.TrimPrefix(label, "fit   "), err)
+		return err
+	case err != nil:
+		fmt.Fprintf(w, "FAIL  %s: %v\n", strings.TrimPrefix(label, "fit   "), err)
+		return err
+	}
+	fmt.Fprintf(w, "ok    %s: longest prompt is %d tokens, num_ctx %d leaves %d for the answer\n",
+		strings.TrimPrefix(label, "fit   "), tokens, m.NumCtx, m.NumCtx-tokens)
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func modelTags(ms []config.Model) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Tag)
+	}
+	return out
+}
+
+func promptSource(dir string) prompt.Source { return prompt.Source{Dir: dir} }
+
+// ensureModels checks that the server has each tag, pulling missing ones
+// when pull is set. Each missing model is reported on w; the error returned
+// is the first failure.
+func ensureModels(ctx context.Context, c llm.Client, tags []string, pull bool, w io.Writer) error {
+	var first error
+	seen := map[string]bool{}
+	for _, tag := range tags {
+		if seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		info, err := c.Show(ctx, tag)
+		if err == nil {
+			fmt.Fprintf(w, "ok    model %s: %s %s %s, context %d\n", tag, info.Family, info.Parameters, info.Quantization, info.ContextLength)
+			continue
+		}
+		if !errors.Is(err, llm.ErrModelNotFound) || !pull {
+			fmt.Fprintf(w, "FAIL  model %s: %v\n", tag, err)
+			if errors.Is(err, llm.ErrUnreachable) {
+				return err
+			}
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		fmt.Fprintf(w, "pull  model %s\n", tag)
+		if err := c.Pull(ctx, tag, pullProgress(w, tag)); err != nil {
+			fmt.Fprintf(w, "FAIL  pull %s: %v\n", tag, err)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		fmt.Fprintf(w, "ok    model %s: pulled\n", tag)
+	}
+	return first
+}
+
+// pullProgress prints a line when the pull's status changes and at every
+// tenth of a layer, enough to see it move without flooding a log.
+func pullProgress(w io.Writer, tag string) func(llm.Progress) {
+	last, lastTenth := "", -1
+	return func(p llm.Progress) {
+		tenth := -1
+		if p.Total > 0 {
+			tenth = int(10 * p.Completed / p.Total)
+		}
+		if p.Status == last && tenth == lastTenth {
+			return
+		}
+		last, lastTenth = p.Status, tenth
+		if p.Total > 0 {
+			fmt.Fprintf(w, "      %s: %s %3d%% of %s\n", tag, p.Status, 100*p.Completed/p.Total, bytesText(p.Total))
+		} else {
+			fmt.Fprintf(w, "      %s: %s\n", tag, p.Status)
+		}
+	}
+}
+
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%d B", n)
+}

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"regexp"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/report"
+	"github.com/probe-eval/probe/internal/runner"
+)
+
+// RunOptions are probe run's flags.
+type RunOptions struct {
+	Config    string
+	Host      string
+	Results   string
+	RunID     string
+	Models    []string
+	Scenarios []string
+	Prompts   string
+	Data      string
+	Limit     int
+	Shuffle   bool
+	Seed      uint64
+	Samples   int
+	Pull      bool
+	Quiet     bool
+}
+
+func runCommand(env Env) *ucli.Command {
+	return &ucli.Command{
+		Name:      "run",
+		Usage:     "ask every request in both tiers and record the answers",
+		UsageText: "probe run [--config FILE] [--results DIR] [--run ID] [--model NAME]... [--scenario NAME]... [--limit N] [--samples K] [--data FILE]",
+		Description: `Each (model, scenario, request, tier, sample) becomes one chat. Every finished sample is
+appended to results/<run>/samples.jsonl and synced before it counts; run.json records the
+models' digests, options, Ollama version and prompt hashes. Run again with the same --run
+to resume: finished samples are skipped, errors and unfinished ones are redone.
+
+Examples:
+   probe run --limit 20                       20 requests x 2 tiers, default models
+   probe run --model qwen3-4b --samples 3     3 answers per request and tier
+   probe run --data harmful_behaviors.csv --shuffle --seed 7 --limit 100
+   probe run --run my-run                     resume (or start) results/my-run`,
+		Flags: []ucli.Flag{
+			configFlag(), hostFlag(), resultsFlag(), promptsFlag(),
+			&ucli.StringFlag{Name: "run", Usage: "run `ID` (folder name under --results); default: a new one named by the time"},
+			&ucli.StringSliceFlag{Name: "model", Aliases: []string{"m"}, Usage: "run only model `NAME` (repeatable); default: default_models, or all"},
+			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "run scenario `NAME` (repeatable); default: the configuration's scenarios"},
+			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`: CSV with a goal column, or JSONL with id and request; default: built-in set"},
+			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only the first `N` requests (after --shuffle)"},
+			&ucli.BoolFlag{Name: "shuffle", Usage: "take a random sample of the requests (reproducible with --seed)"},
+			&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "`SEED` for --shuffle"},
+			&ucli.IntFlag{Name: "samples", Aliases: []string{"k"}, Usage: "answers per request and tier (default: the configuration's samples, 1)"},
+			&ucli.BoolFlag{Name: "pull", Usage: "pull models the server does not have before running"},
+			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
+		},
+		Action: func(c *ucli.Context) error {
+			if c.NArg() > 0 {
+				return usage(fmt.Errorf("run takes no arguments, got %q", c.Args().Slice()))
+			}
+			return Run(c.Context, RunOptions{
+				Config: c.String("config"), Host: c.String("host"), Results: c.String("results"),
+				RunID: c.String("run"), Models: c.StringSlice("model"), Scenarios: c.StringSlice("scenario"),
+				Prompts: c.String("prompts"), Data: c.String("data"), Limit: c.Int("limit"),
+				Shuffle: c.Bool("shuffle"), Seed: c.Uint64("seed"), Samples: c.Int("samples"),
+				Pull: c.Bool("pull"), Quiet: c.Bool("quiet"),
+			}, env)
+		},
+	}
+}
+
+var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// Run is probe run.
+func Run(ctx context.Context, o RunOptions, env Env) error {
+	cfg, err := loadConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	models, err := selectModels(cfg, o.Models)
+	if err != nil {
+		return err
+	}
+	names := o.Scenarios
+	if len(names) == 0 {
+		names = cfg.Scenarios
+	}
+	scenarios, err := loadScenarios(promptSource(o.Prompts), names)
+	if err != nil {
+		return err
+	}
+	data, err := loadDataset(o.Data)
+	if err != nil {
+		return err
+	}
+	if o.Limit < 0 {
+		return usage(fmt.Errorf("--limit must not be negative"))
+	}
+	samples := cfg.Samples
+	if o.Samples != 0 {
+		samples = o.Samples
+	}
+	if samples < 1 {
+		return usage(fmt.Errorf("--samples must be at least 1"))
+	}
+	id := o.RunID
+	if id == "" {
+		id = env.Now().Format("20060102-150405")
+	}
+	if !runIDPattern.MatchString(id) {
+		return usage(fmt.Errorf("--run %q: use letters, digits, '.', '_' and '-' only", id))
+	}
+	client := env.NewClient(o.Host, cfg.Host)
+	if o.Pull {
+		if err := ensureModels(ctx, client, modelTags(models), true, env.Stderr); err != nil {
+			return err
+		}
+	}
+	log := env.Stderr
+	if o.Quiet {
+		log = nil
+	}
+	dir := filepath.Join(o.Results, id)
+	res, err := runner.Run(ctx, runner.Options{
+		RunID: id, Dir: dir, Config: cfg, Models: models, Scenarios: scenarios,
+		Dataset: data, Requests: data.Select(o.Limit, o.Shuffle, o.Seed), Samples: samples,
+		Client: client, ProbeVersion: env.Version, Now: env.Now, Log: log,
+	})
+	if res != nil {
+		fmt.Fprintf(env.Stderr, "probe: %s: wrote %d samples this time (%d complied, %d refused, %d unparsed, %d errors); %d of %d planned were already done\n",
+			dir, res.Written, res.Counts[record.Complied], res.Counts[record.Refused], res.Counts[record.Unparsed], res.Counts[record.Error], res.Skipped, res.Planned)
+	}
+	if err != nil {
+		if res != nil {
+			err = fmt.Errorf("%w; what was recorded is kept in %s; rerun the same command to resume", err, dir)
+		}
+		return err
+	}
+	all, err := record.ReadSamples(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(env.Stdout)
+	return report.Write(env.Stdout, report.Build(id, all.All()), "table")
+}

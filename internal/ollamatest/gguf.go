@@ -1,0 +1,192 @@
+package ollamatest
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+
+	"github.com/ollama/ollama/fs/ggml"
+)
+
+// TinyOptions sizes the model that WriteTinyModel writes. A zero field takes
+// its default (in brackets).
+type TinyOptions struct {
+	Blocks        int // transformer blocks [2]
+	Embedding     int // embedding length [64]
+	FeedForward   int // feed-forward length [128]
+	Heads         int // attention heads [4]
+	HeadsKV       int // key/value heads [same as Heads]
+	ContextLength int // llama.context_length, the largest num_ctx the server allows [32768]
+}
+
+func (o TinyOptions) withDefaults() TinyOptions {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Blocks, 2)
+	def(&o.Embedding, 64)
+	def(&o.FeedForward, 128)
+	def(&o.Heads, 4)
+	def(&o.HeadsKV, o.Heads)
+	def(&o.ContextLength, 32768)
+	return o
+}
+
+// Token ids of the two control tokens of the tiny model's vocabulary. Ids
+// 0-255 are the bytes 0-255 (in GPT-2's byte-to-unicode spelling), so every
+// byte of a prompt is exactly one token.
+const (
+	TinyBOS       = 256
+	TinyEOS       = 257
+	TinyVocabSize = 258
+)
+
+// WriteTinyModel writes to path a tiny llama-architecture GGUF model with
+// random F32 weights drawn from seed: different seeds give different files
+// (and so distinct models and runners in Ollama), the same seed the same file.
+//
+// The vocabulary is byte-level BPE (tokenizer.ggml.model "gpt2", pre
+// "default", no merges): the 256 GPT-2 byte characters plus the control
+// tokens "<s>" (BOS) and "</s>" (EOS). With the default options the file is
+// about 0.46 MB and the model answers in well under a second on a CPU, with
+// random text.
+func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
+	o := opts.withDefaults()
+	if o.Embedding%o.Heads != 0 {
+		return fmt.Errorf("ollamatest: embedding %d is not a multiple of heads %d", o.Embedding, o.Heads)
+	}
+	if o.Heads%o.HeadsKV != 0 {
+		return fmt.Errorf("ollamatest: heads %d is not a multiple of key/value heads %d", o.Heads, o.HeadsKV)
+	}
+	headDim := o.Embedding / o.Heads
+	if headDim%2 != 0 {
+		return fmt.Errorf("ollamatest: head dimension %d must be even for RoPE", headDim)
+	}
+	kvDim := headDim * o.HeadsKV
+
+	tokens := make([]string, 0, TinyVocabSize)
+	types := make([]int32, 0, TinyVocabSize)
+	for _, r := range byteToUnicode() {
+		tokens = append(tokens, string(r))
+		types = append(types, 1) // normal
+	}
+	tokens = append(tokens, "<s>", "</s>")
+	types = append(types, 3, 3) // control
+
+	kv := ggml.KV{
+		"general.architecture": "llama",
+		"general.name":         fmt.Sprintf("probe-tiny-%d", seed),
+		"general.file_type":    uint32(ggml.FileTypeF32),
+
+		"llama.block_count":                      uint32(o.Blocks),
+		"llama.context_length":                   uint32(o.ContextLength),
+		"llama.embedding_length":                 uint32(o.Embedding),
+		"llama.feed_forward_length":              uint32(o.FeedForward),
+		"llama.attention.head_count":             uint32(o.Heads),
+		"llama.attention.head_count_kv":          uint32(o.HeadsKV),
+		"llama.attention.layer_norm_rms_epsilon": float32(1e-5),
+		"llama.rope.dimension_count":             uint32(headDim),
+		"llama.rope.freq_base":                   float32(10000),
+		"llama.vocab_size":                       uint32(TinyVocabSize),
+
+		"tokenizer.ggml.model":         "gpt2",
+		"tokenizer.ggml.pre":           "default",
+		"tokenizer.ggml.tokens":        tokens,
+		"tokenizer.ggml.token_type":    types,
+		"tokenizer.ggml.merges":        []string{},
+		"tokenizer.ggml.bos_token_id":  uint32(TinyBOS),
+		"tokenizer.ggml.eos_token_id":  uint32(TinyEOS),
+		"tokenizer.ggml.add_bos_token": true,
+		"tokenizer.ggml.add_eos_token": false,
+	}
+
+	// The weights are drawn here, in a fixed order, because WriteGGUF writes
+	// tensors concurrently.
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var ts []*ggml.Tensor
+	random := func(name string, std float64, shape ...int) {
+		ts = append(ts, f32Tensor(name, shape, func(int) float32 { return float32(rng.NormFloat64() * std) }))
+	}
+	ones := func(name string, n int) {
+		ts = append(ts, f32Tensor(name, []int{n}, func(int) float32 { return 1 }))
+	}
+
+	// Shapes are in ggml order: the first dimension is the input (row) length.
+	random("token_embd.weight", 0.5, o.Embedding, TinyVocabSize)
+	for i := range o.Blocks {
+		b := fmt.Sprintf("blk.%d.", i)
+		ones(b+"attn_norm.weight", o.Embedding)
+		random(b+"attn_q.weight", 0.1, o.Embedding, o.Embedding)
+		random(b+"attn_k.weight", 0.1, o.Embedding, kvDim)
+		random(b+"attn_v.weight", 0.1, o.Embedding, kvDim)
+		random(b+"attn_output.weight", 0.1, o.Embedding, o.Embedding)
+		ones(b+"ffn_norm.weight", o.Embedding)
+		random(b+"ffn_gate.weight", 0.1, o.Embedding, o.FeedForward)
+		random(b+"ffn_up.weight", 0.1, o.Embedding, o.FeedForward)
+		random(b+"ffn_down.weight", 0.1, o.FeedForward, o.Embedding)
+	}
+	ones("output_norm.weight", o.Embedding)
+	random("output.weight", 0.5, o.Embedding, TinyVocabSize)
+
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			err = errors.Join(err, os.Remove(path))
+		}
+	}()
+	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
+		return fmt.Errorf("ollamatest: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// f32Tensor returns an F32 tensor of the given ggml shape whose elements are
+// gen(0), gen(1), ...; gen is called here, not when the tensor is written.
+func f32Tensor(name string, shape []int, gen func(int) float32) *ggml.Tensor {
+	n := 1
+	dims := make([]uint64, len(shape))
+	for i, d := range shape {
+		n *= d
+		dims[i] = uint64(d)
+	}
+	buf := make([]byte, 4*n)
+	for i := range n {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(gen(i)))
+	}
+	return &ggml.Tensor{Name: name, Kind: 0 /* F32 */, Shape: dims, WriterTo: bytesWriterTo(buf)}
+}
+
+type bytesWriterTo []byte
+
+func (b bytesWriterTo) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// byteToUnicode returns GPT-2's byte-to-unicode table: element i is the
+// character that spells byte i in a byte-level BPE vocabulary.
+func byteToUnicode() []rune {
+	table := make([]rune, 256)
+	next := rune(256)
+	for b := range 256 {
+		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
+			table[b] = rune(b)
+		} else {
+			table[b] = next
+			next++
+		}
+	}
+	return table
+}
