@@ -72,7 +72,7 @@ func Report(_ context.Context, o ReportOptions, env Env) error {
 		fmt.Fprintf(env.Stderr, "probe: %s ends in a torn line (a run was killed while writing); it is ignored\n", filepath.Join(dir, record.SamplesFile))
 	}
 	var buf bytes.Buffer
-	if err := report.Write(&buf, report.Build(id, s.All()), o.Format); err != nil {
+	if err := report.Write(&buf, report.Build(id, s.All(), nil), o.Format); err != nil {
 		return err
 	}
 	if o.Output == "" {

@@ -146,5 +146,5 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		return err
 	}
 	fmt.Fprintln(env.Stdout)
-	return report.Write(env.Stdout, report.Build(id, all.All()), "table")
+	return report.Write(env.Stdout, report.Build(id, all.All(), nil), "table")
 }

@@ -51,7 +51,7 @@ func fixture() []record.Sample {
 }
 
 func TestBuildCounts(t *testing.T) {
-	r := Build("r1", fixture())
+	r := Build("r1", fixture(), nil)
 	if got, want := len(r.Groups), 2; got != want {
 		t.Fatalf("got %d groups, want %d", got, want)
 	}
@@ -83,7 +83,7 @@ func TestBuildCounts(t *testing.T) {
 }
 
 func TestGolden(t *testing.T) {
-	r := Build("r1", fixture())
+	r := Build("r1", fixture(), nil)
 	for _, f := range Formats {
 		t.Run(f, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -110,14 +110,14 @@ func TestGolden(t *testing.T) {
 }
 
 func TestUnknownFormat(t *testing.T) {
-	if err := Write(&bytes.Buffer{}, Build("r", nil), "xml"); err == nil {
+	if err := Write(&bytes.Buffer{}, Build("r", nil, nil), "xml"); err == nil {
 		t.Error("unknown format: got nil error")
 	}
 }
 
 func TestEmptyRun(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Write(&buf, Build("r", nil), "json"); err != nil {
+	if err := Write(&buf, Build("r", nil, nil), "json"); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := buf.String(), "{\n  \"run\": \"r\",\n  \"samples\": 0,\n  \"groups\": []\n}\n"; got != want {
