@@ -37,7 +37,8 @@ type Options struct {
 	Client    llm.Client
 
 	ProbeVersion string
-	// Now and Backoff are injected so tests are deterministic and fast.
+	// Now and Backoff are injected so tests are deterministic and fast;
+	// both are called from several goroutines.
 	Now     func() time.Time
 	Backoff func(attempt int) time.Duration
 	// Log receives progress lines; nil discards them.

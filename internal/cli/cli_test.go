@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/probe-eval/probe/internal/fakeollama"
+	"github.com/probe-eval/probe/internal/record"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func probe(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	code := Main(context.Background(), append([]string{"probe"}, args...), Env{
+		Stdout: &out, Stderr: &errb, Version: "test",
+		Now: func() time.Time { return clock },
+	})
+	return result{code, out.String(), errb.String()}
+}
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "models.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const oneModel = "[judge]\nmodel = \"j:1b\"\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 4096\n"
+
+func TestRunReportEndToEnd(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		out := "<rejected/>"
+		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") && n%4 == 0 {
+			out = "<request_fully_accepted/> ok"
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT>" + out + "</OUTPUT>"}, PromptTokens: 200}
+	}
+	cfg := writeConfig(t, oneModel)
+	results := t.TempDir()
+	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--limit", "4", "--prompts", "../../prompts/testdata", "--scenario", "tiny")
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "gap (free − paid)") || !strings.Contains(r.stderr, "wrote 8 samples") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "[8/8] a tiny") {
+		t.Errorf("no progress lines in stderr:\n%s", r.stderr)
+	}
+
+	r = probe(t, "report", "--results", results, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("report exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Run    string `json:"run"`
+		Groups []struct {
+			Model, Scenario string
+			Free, Paid      struct {
+				N, Complied, Refused, Unparsed, Errors int
+				Rate                                   float64
+				CI                                     []float64
+			}
+			Gap struct {
+				Value float64
+				CI    []float64
+				P     *float64
+			}
+		} `json:"groups"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report json: %v\n%s", err, r.stdout)
+	}
+	g := rep.Groups[0]
+	if rep.Run != "r1" || g.Model != "a" || g.Scenario != "tiny" || g.Free.N != 4 || g.Paid.N != 4 || g.Free.Complied != 2 || g.Paid.Complied != 0 || g.Gap.Value != 0.5 || len(g.Gap.CI) != 2 || g.Gap.P == nil {
+		t.Errorf("report = %+v", rep)
+	}
+	for _, f := range []string{"table", "markdown", "csv"} {
+		out := filepath.Join(t.TempDir(), "rep."+f)
+		r = probe(t, "report", "--results", results, "--run", "r1", "--format", f, "--output", out)
+		b, err := os.ReadFile(out)
+		if r.code != 0 || err != nil || len(b) == 0 || r.stdout != "" {
+			t.Errorf("report --format %s --output: exit %d, err %v, %d bytes, stdout %q", f, r.code, err, len(b), r.stdout)
+		}
+	}
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa"})
+	down := fakeollama.New(t)
+	down.Close()
+	good := writeConfig(t, oneModel)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"config typo", []string{"run", "--config", writeConfig(t, "[[model]]\nname = \"a\"\ntag = \"a\"\nnum_cxt = 1\n")}, 2, `models.toml:4: unknown key "model.num_cxt" (did you mean "num_ctx"?)`},
+		{"missing config", []string{"run", "--config", "/nonexistent/models.toml"}, 2, "/nonexistent/models.toml"},
+		{"unknown flag", []string{"run", "--limt", "3"}, 2, "limt"},
+		{"unknown command", []string{"rnu"}, 2, `unknown command "rnu"`},
+		{"unknown model", []string{"run", "--config", good, "--model", "zz"}, 2, `no model named "zz" (have: a)`},
+		{"unknown scenario", []string{"run", "--config", good, "--scenario", "nope"}, 2, `unknown scenario "nope"`},
+		{"bad data file", []string{"run", "--config", good, "--data", writeConfig(t, "x")}, 2, "unknown data set format"},
+		{"bad run id", []string{"run", "--config", good, "--run", "../x"}, 2, "--run"},
+		{"server down", []string{"run", "--config", good, "--host", down.URL}, 1, "cannot reach Ollama at " + down.URL},
+		{"model missing", []string{"run", "--config", writeConfig(t, "[[model]]\nname = \"b\"\ntag = \"b:7b\"\n"), "--host", f.URL}, 1, "ollama pull b:7b"},
+		{"bad format", []string{"report", "--format", "xml"}, 2, `--format "xml"`},
+		{"no runs", []string{"report", "--results", t.TempDir()}, 2, "no runs under"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := probe(t, tt.args...)
+			if r.code != tt.code {
+				t.Errorf("exit %d, want %d (stderr %q)", r.code, tt.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", r.stderr, tt.want)
+			}
+			if lines := strings.Count(strings.TrimSpace(r.stderr), "\n"); lines > 0 && tt.code == 2 {
+				t.Errorf("stderr has %d lines, want one:\n%s", lines+1, r.stderr)
+			}
+			if strings.Contains(r.stderr, "goroutine") || strings.Contains(r.stderr, "panic") {
+				t.Errorf("stack trace in stderr:\n%s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestServerDownFailsWithinSeconds(t *testing.T) {
+	down := fakeollama.New(t)
+	down.Close()
+	start := time.Now()
+	r := probe(t, "check", "--config", writeConfig(t, oneModel), "--host", down.URL)
+	if r.code != 1 || !strings.Contains(r.stderr, "ollama serve") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Chunks: []string{"x"}, PromptTokens: 150, OutputTokens: 1}
+	}
+	cfg := writeConfig(t, oneModel)
+	args := []string{"check", "--config", cfg, "--host", f.URL, "--prompts", "../../prompts/testdata", "--scenario", "tiny"}
+	r := probe(t, args...)
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL  model j:1b") || !strings.Contains(r.stdout, "ollama pull j:1b") {
+		t.Errorf("missing judge: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = probe(t, append(args, "--pull")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "pull  model j:1b") || !strings.Contains(r.stdout, "100% of") || !strings.Contains(r.stdout, "longest prompt is 150 tokens, num_ctx 4096") {
+		t.Errorf("check --pull: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if p := f.Pulls(); len(p) != 1 || p[0] != "j:1b" {
+		t.Errorf("pulls = %v", p)
+	}
+	if c := f.Chats(); c[len(c)-1].Options["num_predict"] != float64(1) {
+		t.Errorf("fit probe options = %v, want num_predict 1", c[len(c)-1].Options)
+	}
+	f.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+	}
+	r = probe(t, args...)
+	if r.code != 1 || !strings.Contains(r.stdout, "does not fit") {
+		t.Errorf("too long: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestLockedRunExitsOne(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa"})
+	results := t.TempDir()
+	dir := filepath.Join(results, "r1")
+	os.MkdirAll(dir, 0o755)
+	l, err := record.LockDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	r := probe(t, "run", "--config", writeConfig(t, oneModel), "--host", f.URL, "--results", results, "--run", "r1", "--limit", "1")
+	if r.code != 1 || !strings.Contains(r.stderr, "in use by another probe process") {
+		t.Errorf("exit %d stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestHelpTeaches(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"run", "--help"}, {"report", "--help"}, {"check", "--help"}} {
+		r := probe(t, args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "probe") || len(r.stdout) < 400 {
+			t.Errorf("%v: exit %d, %d bytes of help", args, r.code, len(r.stdout))
+		}
+	}
+}

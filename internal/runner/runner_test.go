@@ -1,0 +1,475 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/fakeollama"
+	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/record"
+)
+
+const testConfig = `
+request_timeout = "2s"
+retries = 2
+max_turns = 3
+[[model]]
+name = "a"
+tag = "a:1b"
+num_ctx = 2048
+temperature = 0.5
+seed = 10
+[[model]]
+name = "b"
+tag = "b:1b"
+`
+
+type fixture struct {
+	fake *fakeollama.Server
+	opts Options
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := fakeollama.New(t,
+		fakeollama.Model{Name: "a:1b", Digest: "sha256:aaaa", ContextLength: 8192},
+		fakeollama.Model{Name: "b:1b", Digest: "sha256:bbbb", ContextLength: 4096})
+	cfg, err := config.Parse("models.toml", []byte(testConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := prompt.Source{Dir: "../../prompts/testdata"}.Load("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := dataset.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(f.URL)
+	clock := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	return &fixture{fake: f, opts: Options{
+		RunID: "t1", Dir: filepath.Join(t.TempDir(), "t1"), Config: cfg, Models: cfg.Models,
+		Scenarios: []*prompt.Scenario{sc}, Dataset: ds, Requests: ds.Select(3, false, 0), Samples: 2,
+		Client: llm.NewOllama(u), ProbeVersion: "test",
+		Now: func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			clock = clock.Add(time.Second)
+			return clock
+		},
+		Backoff: func(int) time.Duration { return time.Millisecond },
+	}}
+}
+
+func read(t *testing.T, dir string) *record.Samples {
+	t.Helper()
+	s, err := record.ReadSamples(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRunWritesEverySample(t *testing.T) {
+	fx := newFixture(t)
+	fx.fake.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		out := "<rejected/>"
+		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") {
+			out = "<request_fully_accepted/> sure"
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>think</SCRATCHPAD_REASONING>", "<OUTPUT>" + out + "</OUTPUT>"}, PromptTokens: 300, OutputTokens: 20}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 models x 3 requests x 2 tiers x 2 samples.
+	if res.Planned != 24 || res.Written != 24 || res.Counts[record.Complied] != 12 || res.Counts[record.Refused] != 12 {
+		t.Errorf("result = %+v", res)
+	}
+	s := read(t, fx.opts.Dir)
+	if s.Len() != 24 || s.Lines != 24 {
+		t.Fatalf("samples on disk: %d keys, %d lines; want 24, 24", s.Len(), s.Lines)
+	}
+	r := s.All()[0]
+	if r.V != record.Version || r.Run != "t1" || r.Scenario != "tiny" || r.Scratchpad != "think" || r.PromptTokens != 300 || r.NumCtx != 2048 || r.Turns != 1 || r.Attempts != 1 || r.DoneReason != "stop" || r.StartedAt.IsZero() {
+		t.Errorf("record = %+v", r)
+	}
+	// The tiers must send the same bytes but for the tag's value.
+	chats := fx.fake.Chats()
+	for i := 0; i+1 < len(chats); i += 2 {
+		free, paid := chats[i].Messages, chats[i+1].Messages
+		if free[0].Content != paid[0].Content {
+			t.Fatal("system prompts differ between tiers")
+		}
+		if got := strings.Replace(free[1].Content, "<is_free_tier_user>true<", "<is_free_tier_user>false<", 1); got != paid[1].Content {
+			t.Fatalf("user turns differ beyond the tag:\n%q\n%q", free[1].Content, paid[1].Content)
+		}
+	}
+	// Model a has num_ctx from the file and a per-sample seed; b is sized.
+	for _, c := range chats {
+		switch c.Model {
+		case "a:1b":
+			if c.Options["num_ctx"] != float64(2048) || c.Options["temperature"] != 0.5 {
+				t.Fatalf("a options = %v", c.Options)
+			}
+		case "b:1b":
+			if c.Options["num_ctx"] != float64(SizeContext(LongestPrompt(fx.opts.Scenarios, fx.opts.Requests), nil, 4096)) {
+				t.Fatalf("b options = %v", c.Options)
+			}
+		}
+	}
+	seeds := map[any]bool{}
+	for _, c := range chats {
+		if c.Model == "a:1b" {
+			seeds[c.Options["seed"]] = true
+		}
+	}
+	if !seeds[float64(10)] || !seeds[float64(11)] || len(seeds) != 2 {
+		t.Errorf("seeds sent for a = %v, want 10 (sample 0) and 11 (sample 1)", seeds)
+	}
+	meta, ok, err := record.ReadRun(fx.opts.Dir)
+	if err != nil || !ok {
+		t.Fatalf("run.json: %v %v", ok, err)
+	}
+	if meta.Ollama != "0.17.4" || len(meta.Models) != 2 || meta.Models[0].Digest != "sha256:aaaa" || meta.Models[1].Digest != "sha256:bbbb" {
+		t.Errorf("run.json models/version = %+v %s", meta.Models, meta.Ollama)
+	}
+	if meta.Scenarios[0].SHA256 == "" || meta.Dataset.SHA256 == "" || meta.ProbeVersion != "test" || meta.Planned != 24 {
+		t.Errorf("run.json provenance = %+v", meta)
+	}
+	if n := len(meta.Sessions); n != 1 || meta.Sessions[0].Status != "complete" || meta.Sessions[0].Written != 24 {
+		t.Errorf("sessions = %+v", meta.Sessions)
+	}
+
+	// A second invocation has nothing to do.
+	res, err = Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written != 0 || res.Skipped != 24 {
+		t.Errorf("rerun = %+v, want nothing written", res)
+	}
+	if s := read(t, fx.opts.Dir); s.Lines != 24 {
+		t.Errorf("rerun left %d lines, want 24", s.Lines)
+	}
+}
+
+func TestResumeAfterTornLine(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = fx.opts.Models[:1]
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(fx.opts.Dir, record.SamplesFile)
+	b, _ := os.ReadFile(path)
+	lines := strings.SplitAfter(strings.TrimSuffix(string(b), "\n"), "\n")
+	// Keep 5 whole lines and half of the sixth, as a kill mid-write would.
+	torn := strings.Join(lines[:5], "") + lines[5][:len(lines[5])/2]
+	if err := os.WriteFile(path, []byte(torn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if s := read(t, fx.opts.Dir); !s.Torn || s.Len() != 5 {
+		t.Fatalf("torn file read as %d samples, torn=%v; want 5, true", s.Len(), s.Torn)
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Torn || res.Written != 7 || res.Skipped != 5 {
+		t.Errorf("resume = %+v, want torn, 7 written, 5 skipped", res)
+	}
+	s := read(t, fx.opts.Dir)
+	if s.Torn || s.Len() != 12 || s.Lines != 12 {
+		t.Errorf("after resume: %d keys in %d lines (torn=%v), want 12 in 12", s.Len(), s.Lines, s.Torn)
+	}
+}
+
+func TestContinuesUnfinishedScratchpad(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
+	fx.fake.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		last := req.Messages[len(req.Messages)-1]
+		if last.Content == Continue {
+			return fakeollama.Reply{Chunks: []string{" more thought</SCRATCHPAD_REASONING><OUTPUT><request_fully_accepted/> x</OUTPUT>"}, PromptTokens: 400, OutputTokens: 5}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>first part"}, DoneReason: "length", PromptTokens: 300, OutputTokens: 50}
+	}
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range read(t, fx.opts.Dir).All() {
+		if r.Outcome != record.Complied || r.Turns != 2 || r.Scratchpad != "first part more thought" || r.OutputTokens != 55 || r.PromptTokens != 300 {
+			t.Errorf("record = %+v", r)
+		}
+	}
+	chats := fx.fake.Chats()
+	if len(chats) != 4 {
+		t.Fatalf("%d chats, want 4 (2 tiers x 2 turns)", len(chats))
+	}
+	second := chats[1].Messages
+	if len(second) != 4 || second[2].Role != "assistant" || second[2].Content != "<SCRATCHPAD_REASONING>first part" || second[3].Content != Continue {
+		t.Errorf("continuation messages = %+v", second)
+	}
+}
+
+func TestMaxTurnsLeavesUnparsed(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
+	fx.fake.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>on and on"}, DoneReason: "length", PromptTokens: 300}
+	}
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range read(t, fx.opts.Dir).All() {
+		if r.Outcome != record.Unparsed || r.Turns != 3 {
+			t.Errorf("outcome %s after %d turns, want unparsed after max_turns 3", r.Outcome, r.Turns)
+		}
+	}
+}
+
+func TestPromptTooLongStopsTheModel(t *testing.T) {
+	fx := newFixture(t)
+	fx.fake.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		if req.Model == "a:1b" {
+			return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+		}
+		return fakeollama.Reply{Chunks: []string{"<OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 100}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if !errors.Is(err, ErrModelsFailed) || !strings.Contains(err.Error(), "raise num_ctx") {
+		t.Fatalf("error = %v, want ErrModelsFailed naming num_ctx", err)
+	}
+	// Model a: one error record, then stopped; model b still ran.
+	if res.Counts[record.Error] != 1 || res.Counts[record.Refused] != 12 || len(res.Failed) != 1 {
+		t.Errorf("result = %+v", res)
+	}
+	for _, r := range read(t, fx.opts.Dir).All() {
+		if r.Model == "a" && (r.Outcome != record.Error || !strings.Contains(r.Error, "num_ctx 2048")) {
+			t.Errorf("a record = %+v", r)
+		}
+	}
+}
+
+func TestFilledWindowIsNeverCounted(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = fx.opts.Models[:1]
+	fx.fake.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		// A server that cut the prompt anyway reports the full window.
+		return fakeollama.Reply{Chunks: []string{"<OUTPUT><request_fully_accepted/></OUTPUT>"}, PromptTokens: 2048}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if !errors.Is(err, ErrModelsFailed) {
+		t.Fatalf("error = %v, want ErrModelsFailed", err)
+	}
+	if res.Counts[record.Complied] != 0 || res.Counts[record.Error] != 1 {
+		t.Errorf("counts = %v, want one error and no compliance", res.Counts)
+	}
+	r := read(t, fx.opts.Dir).All()[0]
+	if !r.Truncated || r.Outcome != record.Error {
+		t.Errorf("record = %+v, want truncated error", r)
+	}
+}
+
+func TestRetriesCutStreams(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Samples = fx.opts.Models[:1], 1
+	var calls atomic.Int32
+	fx.fake.Chat = func(n int, _ fakeollama.ChatRequest) fakeollama.Reply {
+		calls.Add(1)
+		if n%2 == 0 {
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>half"}, Cut: true}
+		}
+		return fakeollama.Reply{Chunks: []string{"<OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 10}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[record.Refused] != 6 || calls.Load() != 12 {
+		t.Errorf("counts %v after %d calls, want 6 refused after 12", res.Counts, calls.Load())
+	}
+	for _, r := range read(t, fx.opts.Dir).All() {
+		if r.Attempts != 2 || r.Response != "<OUTPUT><rejected/></OUTPUT>" {
+			t.Errorf("record attempts %d response %q, want 2 and only the whole answer", r.Attempts, r.Response)
+		}
+	}
+}
+
+func TestPersistentFailureIsAnErrorRecordAndRetriedLater(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
+	fail := true
+	fx.fake.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		if fail {
+			return fakeollama.Reply{Status: 500, Error: "runner crashed"}
+		}
+		return fakeollama.Reply{Chunks: []string{"<OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 10}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[record.Error] != 2 {
+		t.Fatalf("counts = %v, want 2 errors", res.Counts)
+	}
+	r := read(t, fx.opts.Dir).All()[0]
+	if r.Attempts != 3 || !strings.Contains(r.Error, "runner crashed") {
+		t.Errorf("record = %+v, want 3 attempts and the server's message", r)
+	}
+	fail = false
+	res, err = Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := read(t, fx.opts.Dir)
+	if res.Written != 2 || s.Len() != 2 || s.Lines != 4 || s.All()[0].Outcome != record.Refused {
+		t.Errorf("retry run wrote %d; %d keys in %d lines; want 2 keys, the errors superseded", res.Written, s.Len(), s.Lines)
+	}
+}
+
+func TestTimeoutIsAnErrorRecord(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
+	fx.opts.Config.RequestTimeout.Duration = 50 * time.Millisecond
+	fx.fake.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Delay: time.Second}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[record.Error] != 2 {
+		t.Fatalf("counts = %v", res.Counts)
+	}
+	if r := read(t, fx.opts.Dir).All()[0]; !strings.Contains(r.Error, "request_timeout") || r.Attempts != 1 {
+		t.Errorf("record = %+v", r)
+	}
+}
+
+func TestServerGoneStopsTheRun(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = fx.opts.Models[:1]
+	fx.fake.Chat = func(n int, _ fakeollama.ChatRequest) fakeollama.Reply {
+		if n == 3 {
+			go fx.fake.CloseClientConnections()
+			go fx.fake.Close()
+			return fakeollama.Reply{Delay: 200 * time.Millisecond, Chunks: []string{"x"}, Cut: true}
+		}
+		return fakeollama.Reply{Chunks: []string{"<OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 10}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if !errors.Is(err, llm.ErrUnreachable) {
+		t.Fatalf("error = %v, want ErrUnreachable", err)
+	}
+	s := read(t, fx.opts.Dir)
+	if res.Written != 3 || s.Len() != 3 || res.Counts[record.Error] != 0 {
+		t.Errorf("wrote %d (%d on disk, counts %v), want the 3 finished before the server went, no error records", res.Written, s.Len(), res.Counts)
+	}
+	meta, _, _ := record.ReadRun(fx.opts.Dir)
+	if st := meta.Sessions[len(meta.Sessions)-1].Status; st != "failed" {
+		t.Errorf("session status = %q, want failed", st)
+	}
+}
+
+func TestResumeRefusesChangedSetup(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests = fx.opts.Models[:1], fx.opts.Requests[:1]
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatal(err)
+	}
+	changed := fx.opts.Models[0]
+	temp := 0.9
+	changed.Temperature = &temp
+	fx.opts.Models = []config.Model{changed}
+	_, err := Run(context.Background(), fx.opts)
+	if !errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), "temperature") {
+		t.Errorf("error = %v, want ErrIncompatible naming the option", err)
+	}
+}
+
+func TestMissingModelFailsBeforeAnyWork(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = append(fx.opts.Models, config.Model{Name: "c", Tag: "c:7b"})
+	_, err := Run(context.Background(), fx.opts)
+	if !errors.Is(err, llm.ErrModelNotFound) || !strings.Contains(err.Error(), "ollama pull c:7b") {
+		t.Errorf("error = %v, want ErrModelNotFound with the pull command", err)
+	}
+	if n := len(fx.fake.Chats()); n != 0 {
+		t.Errorf("%d chats sent before the check failed", n)
+	}
+}
+
+func TestLockedRunFolder(t *testing.T) {
+	fx := newFixture(t)
+	if err := os.MkdirAll(fx.opts.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := record.LockDir(fx.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if _, err := Run(context.Background(), fx.opts); !errors.Is(err, record.ErrLocked) {
+		t.Errorf("error = %v, want ErrLocked", err)
+	}
+}
+
+func TestCancelledRunRecordsNothingHalfDone(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = fx.opts.Models[:1]
+	ctx, cancel := context.WithCancel(context.Background())
+	fx.fake.Chat = func(n int, _ fakeollama.ChatRequest) fakeollama.Reply {
+		if n == 2 {
+			cancel()
+			return fakeollama.Reply{Delay: time.Second}
+		}
+		return fakeollama.Reply{Chunks: []string{"<OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 10}
+	}
+	_, err := Run(ctx, fx.opts)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+	s := read(t, fx.opts.Dir)
+	if s.Len() != 2 {
+		t.Errorf("%d samples on disk, want the 2 finished before the interrupt", s.Len())
+	}
+	for _, r := range s.All() {
+		if r.Outcome == record.Error {
+			t.Errorf("interrupted sample recorded as error: %+v", r)
+		}
+	}
+}
+
+func TestSizeContext(t *testing.T) {
+	np := 1000
+	tests := []struct {
+		bytes, modelCtx int
+		numPredict      *int
+		want            int
+	}{
+		{27000, 131072, nil, 13312}, // 9000 + 4096 -> 13096 -> 13312
+		{27000, 8192, nil, 8192},    // capped at the trained context
+		{3000, 0, &np, 2048},        // 1000 + 1000 -> 2048
+		{0, 0, nil, OutputReserve},
+	}
+	for _, tt := range tests {
+		if got := SizeContext(tt.bytes, tt.numPredict, tt.modelCtx); got != tt.want {
+			t.Errorf("SizeContext(%d, %v, %d) = %d, want %d", tt.bytes, tt.numPredict, tt.modelCtx, got, tt.want)
+		}
+	}
+}
