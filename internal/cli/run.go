@@ -137,7 +137,11 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 	}
 	if err != nil {
 		if res != nil {
-			err = fmt.Errorf("%w; what was recorded is kept in %s; rerun the same command to resume", err, dir)
+			again := "rerun the same command to resume"
+			if o.RunID == "" {
+				again = fmt.Sprintf("rerun with --run %s to resume", id)
+			}
+			err = fmt.Errorf("%w; what was recorded is kept in %s; %s", err, dir, again)
 		}
 		return err
 	}

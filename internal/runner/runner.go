@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -84,15 +85,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create run folder: %w", err)
-	}
-	lock, err := record.LockDir(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-
+	// Ask the server first, so a run that cannot start leaves no folder.
 	version, err := o.Client.Version(ctx)
 	if err != nil {
 		return nil, err
@@ -101,6 +94,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create run folder: %w", err)
+	}
+	lock, err := record.LockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	prev, resumed, err := record.ReadRun(o.Dir)
 	if err != nil {
 		return nil, err
@@ -116,7 +117,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	app, cut, err := record.OpenAppender(fmtPath(o.Dir, record.SamplesFile))
+	app, cut, err := record.OpenAppender(filepath.Join(o.Dir, record.SamplesFile))
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +190,6 @@ func sizedNote(m *Model) string {
 	return ""
 }
 
-func fmtPath(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
-
 // run is one invocation's shared state.
 type run struct {
 	o     Options
@@ -221,15 +220,19 @@ func (r *run) model(ctx context.Context, m *Model, jobs []Job) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobCh {
+				if ctx.Err() != nil {
+					return
+				}
 				rec, err := r.sample(ctx, m, j)
 				if err != nil {
 					cancel(err)
 					return
 				}
-				select {
-				case out <- rec:
-				case <-ctx.Done():
-					return
+				// A finished sample is always handed over: the writer
+				// reads until every worker is gone.
+				out <- rec
+				if rec.Outcome == record.Error && stopsModel(rec.Error) {
+					cancel(&modelFailure{err: fmt.Errorf("%s: %s", m.describe(), rec.Error)})
 				}
 			}
 		}()
@@ -246,18 +249,20 @@ func (r *run) model(ctx context.Context, m *Model, jobs []Job) error {
 	}()
 	go func() { wg.Wait(); close(out) }()
 
+	var writeErr error
 	for rec := range out {
+		if writeErr != nil {
+			continue // drain; nothing more is written after a failed write
+		}
 		if err := r.app.Append(rec); err != nil {
-			cancel(fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err))
+			writeErr = fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
+			cancel(writeErr)
 			continue
 		}
 		r.res.Written++
 		r.res.Counts[rec.Outcome]++
 		r.n++
 		r.progress(rec)
-		if rec.Outcome == record.Error && stopsModel(rec.Error) {
-			cancel(&modelFailure{err: fmt.Errorf("%s: %s", m.describe(), rec.Error)})
-		}
 	}
 	err := context.Cause(ctx)
 	var mf *modelFailure
@@ -312,7 +317,6 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		QueryID: j.Request.ID, Category: j.Request.Category, Request: j.Request.Request,
 		Tier: j.Tier, Sample: j.Sample, NumCtx: m.NumCtx, StartedAt: start.UTC(),
 	}
-	defer func() { rec.DurationMS = r.o.Now().Sub(start).Milliseconds() }()
 	user, err := j.Scenario.User(j.Tier == record.Free, j.Request.Request)
 	if err != nil {
 		return rec, err
@@ -357,6 +361,7 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	}
 	rec.Response, rec.Thinking = content.String(), thinking.String()
 	rec.PromptEvalMS = promptEval.Milliseconds()
+	rec.DurationMS = r.o.Now().Sub(start).Milliseconds()
 	if rec.Outcome != record.Error {
 		p := outcome.Parse(rec.Response)
 		rec.Outcome, rec.Scratchpad, rec.Output = p.Outcome, p.Scratchpad, p.Output

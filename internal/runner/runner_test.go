@@ -105,7 +105,7 @@ func TestRunWritesEverySample(t *testing.T) {
 		t.Fatalf("samples on disk: %d keys, %d lines; want 24, 24", s.Len(), s.Lines)
 	}
 	r := s.All()[0]
-	if r.V != record.Version || r.Run != "t1" || r.Scenario != "tiny" || r.Scratchpad != "think" || r.PromptTokens != 300 || r.NumCtx != 2048 || r.Turns != 1 || r.Attempts != 1 || r.DoneReason != "stop" || r.StartedAt.IsZero() {
+	if r.V != record.Version || r.Run != "t1" || r.Scenario != "tiny" || r.Scratchpad != "think" || r.PromptTokens != 300 || r.NumCtx != 2048 || r.Turns != 1 || r.Attempts != 1 || r.DoneReason != "stop" || r.StartedAt.IsZero() || r.DurationMS <= 0 {
 		t.Errorf("record = %+v", r)
 	}
 	// The tiers must send the same bytes but for the tag's value.
