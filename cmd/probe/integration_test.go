@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -220,13 +221,39 @@ func TestRealThinkOnModelThatCannotThink(t *testing.T) {
 	}
 }
 
-// buildProbe compiles the probe binary for tests that must kill it.
+// binDir holds the probe binary the tests that must kill it share; TestMain
+// sets it before any test runs and removes it after.
+var binDir string
+
+// probeBinary compiles the probe once: compiling takes longer than the tests.
+var probeBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "probe")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "probe-itest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
 func buildProbe(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "probe")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	if testing.Short() {
+		t.Skip(ollamatest.SkipMessage)
+	}
+	bin, err := probeBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }
