@@ -189,13 +189,32 @@ func (o *Ollama) wrap(err error, model string) error {
 	}
 	var opErr *net.OpError
 	if errors.As(err, &opErr) && opErr.Op == "dial" || errors.Is(err, syscall.ECONNREFUSED) {
-		return fmt.Errorf("cannot reach Ollama at %s (%v): start it with `ollama serve`, or point OLLAMA_HOST or --host at it: %w", o.Host(), err, ErrUnreachable)
+		cause := error(opErr)
+		if opErr == nil {
+			cause = err
+		}
+		return &unreachableError{host: o.Host(), cause: cause, hint: "start it with `ollama serve`, or point OLLAMA_HOST or --host at it"}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return fmt.Errorf("cannot reach Ollama at %s (%v): check OLLAMA_HOST or --host: %w", o.Host(), err, ErrUnreachable)
+		return &unreachableError{host: o.Host(), cause: dnsErr, hint: "check OLLAMA_HOST or --host"}
 	}
 	// A connection cut while the answer streamed, or an error line in the
 	// stream: the server failed mid answer.
 	return fmt.Errorf("%s: %v: %w", model, err, ErrServer)
 }
+
+// unreachableError says which server could not be reached, why, and what
+// to do; it matches ErrUnreachable.
+type unreachableError struct {
+	host, hint string
+	cause      error
+}
+
+func (e *unreachableError) Error() string {
+	return fmt.Sprintf("cannot reach Ollama at %s (%v): %s", e.host, e.cause, e.hint)
+}
+
+func (e *unreachableError) Is(target error) bool { return target == ErrUnreachable }
+
+func (e *unreachableError) Unwrap() error { return e.cause }
