@@ -48,7 +48,7 @@ func ollamaModuleVersion(t *testing.T) string {
 	return strings.TrimPrefix(strings.TrimSpace(string(out)), "v")
 }
 
-func TestServer(t *testing.T) {
+func TestRealServer(t *testing.T) {
 	s := Start(t) // skips under -short
 	c := s.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -227,7 +227,7 @@ func TestServer(t *testing.T) {
 	}
 }
 
-func TestStartWithEnvStopRestart(t *testing.T) {
+func TestRealStartWithEnvStopRestart(t *testing.T) {
 	s := StartWithEnv(t, "OLLAMA_CONTEXT_LENGTH=2048", "OLLAMA_MAX_LOADED_MODELS=1")
 	c := s.Client()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

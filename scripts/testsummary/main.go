@@ -1,7 +1,8 @@
 // Command testsummary reads `go test -json` on standard input and prints a
 // readable account: each package's result, the output of every failed test,
 // every skipped test with its reason, and one closing line
-// "N passed, N failed, N skipped". It exits non-zero when a test or a
+// "N passed, N failed, N skipped". Tests named TestReal* run against the
+// real Ollama server; they are listed by name so a log shows they ran. It exits non-zero when a test or a
 // package failed, or, with -no-skip, when any test was skipped.
 package main
 
@@ -32,7 +33,7 @@ func main() {
 
 	outputs := map[string]*strings.Builder{}
 	var passed, failed, skipped int
-	var failedTests, skippedTests []string
+	var failedTests, skippedTests, realTests []string
 	pkgResult := map[string]string{}
 	pkgElapsed := map[string]float64{}
 	sc := bufio.NewScanner(os.Stdin)
@@ -59,6 +60,9 @@ func main() {
 				pkgResult[e.Package] = e.Action
 				pkgElapsed[e.Package] = e.Elapsed
 				continue
+			}
+			if strings.HasPrefix(e.Test, "TestReal") && !strings.Contains(e.Test, "/") {
+				realTests = append(realTests, fmt.Sprintf("%-4s %s %s (%.1fs)", e.Action, e.Package, e.Test, e.Elapsed))
 			}
 			switch e.Action {
 			case "pass":
@@ -96,6 +100,11 @@ func main() {
 		}
 		fmt.Printf("%-4s %-60s %6.1fs\n", res, p, pkgElapsed[p])
 	}
+	sort.Strings(realTests)
+	fmt.Printf("\nintegration tests against the real Ollama server (%d):\n", len(realTests))
+	for _, r := range realTests {
+		fmt.Println("  " + r)
+	}
 	fmt.Printf("\n%d passed, %d failed, %d skipped\n", passed, failed, skipped)
 	switch {
 	case failed > 0 || pkgFailed:
@@ -105,6 +114,9 @@ func main() {
 		os.Exit(1)
 	case passed == 0:
 		fmt.Println("no test ran")
+		os.Exit(1)
+	case strict && len(realTests) == 0:
+		fmt.Println("no integration test ran against the real Ollama server")
 		os.Exit(1)
 	}
 }
