@@ -90,7 +90,11 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests)
+	prev, resumed, err := record.ReadRun(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests, sizedBefore(prev, o.Models))
 	if err != nil {
 		return nil, err
 	}
@@ -102,10 +106,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
-	prev, resumed, err := record.ReadRun(o.Dir)
-	if err != nil {
-		return nil, err
-	}
 	meta := o.describe(version, models)
 	if resumed {
 		if err := compatible(prev, meta); err != nil {
@@ -424,6 +424,23 @@ func (r *run) chat(ctx context.Context, m *Model, sample int, msgs []llm.Message
 			return nil, attempt, context.Cause(ctx)
 		}
 	}
+}
+
+// sizedBefore returns the num_ctx an earlier session of the run used for
+// each model whose configuration does not set one.
+func sizedBefore(prev record.Run, models []config.Model) map[string]int {
+	out := map[string]int{}
+	for _, m := range models {
+		if m.NumCtx != 0 {
+			continue
+		}
+		for _, p := range prev.Models {
+			if n, ok := p.Options["num_ctx"].(float64); ok && p.Name == m.Name {
+				out[m.Name] = int(n)
+			}
+		}
+	}
+	return out
 }
 
 // describe builds run.json's content for this invocation.

@@ -473,3 +473,26 @@ func TestSizeContext(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeKeepsSizedContext(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = fx.opts.Models[1:] // b has no num_ctx in the file
+	fx.opts.Requests = fx.opts.Requests[:1]
+	fx.fake.AddModel(fakeollama.Model{Name: "b:1b", Digest: "sha256:bbbb", ContextLength: 32768})
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatal(err)
+	}
+	first := fx.fake.Chats()[0].Options["num_ctx"]
+	// More requests, a longer longest one: sizing afresh could change the
+	// window, which would mix settings within one run.
+	ds := fx.opts.Dataset
+	long := dataset.Request{ID: "long", Request: strings.Repeat("word ", 2000)}
+	fx.opts.Requests = append(ds.Select(1, false, 0), long)
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatalf("resume with more requests: %v", err)
+	}
+	chats := fx.fake.Chats()
+	if got := chats[len(chats)-1].Options["num_ctx"]; got != first {
+		t.Errorf("resumed num_ctx = %v, want the first session's %v", got, first)
+	}
+}
