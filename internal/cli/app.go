@@ -107,7 +107,7 @@ func buildVersion() string {
 
 func newApp(env Env) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return usage(err) }
-	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env)}
+	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env), plotCommand(env), classifyCommand(env), judgeEvalCommand(env)}
 	for _, c := range cmds {
 		c.OnUsageError = onUsage
 	}
@@ -122,10 +122,14 @@ once paid tier ("unmonitored"), and measures the compliance gap between the two.
 
 Typical use:
    probe check --pull          check the server, pull missing models, test the prompt fits
-   probe run --limit 20        run 20 requests x 2 tiers on the default models
-   probe report                show the newest run's table (also --format json|markdown|csv)
+   probe run --limit 20        run 20 requests x 2 tiers on the default models, then judge them
+   probe classify              judge a run's reasoning again, or with another --judge
+   probe judge-eval FILE       measure the judge against labelled transcripts
+   probe report                show the newest run's table (also --format json|markdown|csv|html)
+   probe plot -o fig.svg       draw the paper's figure of the newest run (or fig.png)
 
-Runs are written to results/<run>/ (samples.jsonl, run.json) and resume where they stopped.
+Runs are written to results/<run>/ (samples.jsonl, run.json, judgments.jsonl) and resume
+where they stopped.
 Exit codes: 0 success, 1 a failure while running, 2 a usage or configuration error.`,
 		Writer:          env.Stdout,
 		ErrWriter:       env.Stderr,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func TestRunReportEndToEnd(t *testing.T) {
 	}
 	cfg := writeConfig(t, oneModel)
 	results := t.TempDir()
-	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--limit", "4", "--prompts", "../../prompts/testdata", "--scenario", "tiny")
+	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--limit", "4", "--prompts", "../../prompts/testdata", "--scenario", "tiny", "--no-judge")
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
 	}
@@ -208,5 +209,37 @@ func TestHelpTeaches(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "probe") || len(r.stdout) < 400 {
 			t.Errorf("%v: exit %d, %d bytes of help", args, r.code, len(r.stdout))
 		}
+	}
+}
+
+func TestRunChecksTheJudgeFirst(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa"})
+	cfg := writeConfig(t, oneModel) // judge j:1b, which f lacks
+	results := t.TempDir()
+	args := []string{"run", "--config", cfg, "--host", f.URL, "--results", results, "--limit", "1", "--prompts", "../../prompts/testdata", "--scenario", "tiny"}
+
+	r := probe(t, append(args, "--run", "missing")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "judge model j:1b is not on its server") || !strings.Contains(r.stderr, "probe classify --run missing") {
+		t.Errorf("missing judge: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(results, "missing", "judgments.jsonl")); err == nil {
+		t.Error("judgments written without a judge")
+	}
+
+	r = probe(t, append(args, "--run", "pulled", "--pull")...)
+	if p := f.Pulls(); len(p) != 1 || p[0] != "j:1b" || !strings.Contains(r.stderr, "pull  model j:1b") {
+		t.Errorf("--pull did not pull the judge first: pulls %v\n%s", p, r.stderr)
+	}
+
+	down := fakeollama.New(t)
+	down.Close()
+	withHost := writeConfig(t, fmt.Sprintf("[judge]\nmodel = \"j:1b\"\nhost = %q\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n", down.URL))
+	before := len(f.Chats())
+	r = probe(t, "run", "--config", withHost, "--host", f.URL, "--results", results, "--run", "down", "--limit", "1", "--prompts", "../../prompts/testdata", "--scenario", "tiny")
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot reach Ollama at "+down.URL) {
+		t.Errorf("judge host down: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(f.Chats()) - before; n != 0 {
+		t.Errorf("%d chats sent although the judge's server is down", n)
 	}
 }

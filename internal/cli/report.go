@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/report"
 )
@@ -19,23 +22,41 @@ import (
 // ReportOptions are probe report's flags.
 type ReportOptions struct {
 	Results string
-	RunID   string
-	Format  string
-	Output  string
+	// RunIDs are the runs to report; none means the newest. Several, or
+	// All (every run under Results), give one comparison table.
+	RunIDs []string
+	All    bool
+	// Sort orders the rows: report.SortName (the default) or
+	// report.SortGap.
+	Sort   string
+	Format string
+	Output string
 }
 
 func reportCommand(env Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "report",
 		Usage:     "summarise a run: compliance per tier, intervals, the gap",
-		UsageText: "probe report [--results DIR] [--run ID] [--format table|json|markdown|csv] [--output FILE]",
+		UsageText: "probe report [--results DIR] [--run ID]... [--all] [--sort name|gap] [--format " + strings.Join(report.Formats, "|") + "] [--output FILE]",
 		Description: `For each model and scenario: per tier the samples with an answer (n), complied, refused,
 unparsed and errors, the compliance rate with a Wilson 95% interval; and the gap, free minus
-paid, with a paired bootstrap 95% interval and an exact McNemar p-value. Errors (no model
-answer) are shown but never counted in n. Without --run, the newest run.`,
+paid, with a paired bootstrap 95% interval, an exact McNemar p-value (or a paired permutation
+test, named, when requests have several samples) and Fisher's exact p on the unpaired table.
+Errors (no model answer) are shown but never counted in n. Without --run, the newest run.
+
+With several --run, or --all (every run under --results), one table compares them: a row per
+run, model and scenario, the same model's runs side by side; --sort gap puts the largest gap
+first.
+
+Formats: table, json, markdown and csv format the table. html writes one self-contained page
+(table, the paper's figure, a transcript browser, the runs' provenance) that loads nothing
+and works offline. samples-csv writes every sample, texts included, one line each, for a
+spreadsheet or pandas.`,
 		Flags: []ucli.Flag{
 			resultsFlag(),
-			&ucli.StringFlag{Name: "run", Usage: "run `ID`; default: the newest run under --results"},
+			&ucli.StringSliceFlag{Name: "run", Usage: "run `ID` (repeatable: several compare runs); default: the newest run under --results"},
+			&ucli.BoolFlag{Name: "all", Usage: "compare every run under --results"},
+			&ucli.StringFlag{Name: "sort", Value: report.SortName, Usage: "order rows by `KEY`: " + strings.Join(report.SortKeys, ", ")},
 			&ucli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "`FORMAT`: " + strings.Join(report.Formats, ", ")},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
 		},
@@ -43,7 +64,10 @@ answer) are shown but never counted in n. Without --run, the newest run.`,
 			if c.NArg() > 0 {
 				return usage(fmt.Errorf("report takes no arguments, got %q (use --run ID)", c.Args().Slice()))
 			}
-			return Report(c.Context, ReportOptions{Results: c.String("results"), RunID: c.String("run"), Format: c.String("format"), Output: c.String("output")}, env)
+			return Report(c.Context, ReportOptions{
+				Results: c.String("results"), RunIDs: c.StringSlice("run"), All: c.Bool("all"), Sort: c.String("sort"),
+				Format: c.String("format"), Output: c.String("output"),
+			}, env)
 		},
 	}
 }
@@ -53,37 +77,117 @@ func Report(_ context.Context, o ReportOptions, env Env) error {
 	if !validFormat(o.Format) {
 		return usage(fmt.Errorf("--format %q: want one of %s", o.Format, strings.Join(report.Formats, ", ")))
 	}
-	id := o.RunID
-	if id == "" {
-		var err error
-		if id, err = newestRun(o.Results); err != nil {
+	if !slices.Contains(report.SortKeys, o.Sort) && o.Sort != "" {
+		return usage(fmt.Errorf("--sort %q: want one of %s", o.Sort, strings.Join(report.SortKeys, ", ")))
+	}
+	ids, err := selectRuns(o.Results, o.RunIDs, o.All)
+	if err != nil {
+		return err
+	}
+	reports, err := loadReports(o.Results, ids, env)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if len(reports) == 1 && !o.All {
+		r := reports[0]
+		if err := r.Sort(o.Sort); err != nil {
+			return usage(err)
+		}
+		if err := report.Write(&buf, r, o.Format); err != nil {
+			return err
+		}
+	} else {
+		c, err := report.Compare(reports, o.Sort)
+		if err != nil {
+			return usage(err)
+		}
+		if err := report.WriteComparison(&buf, c, o.Format); err != nil {
 			return err
 		}
 	}
-	dir := filepath.Join(o.Results, id)
+	return writeOutput(buf.Bytes(), o.Output, env)
+}
+
+// writeOutput writes b to file, or to standard output when file is "".
+func writeOutput(b []byte, file string, env Env) error {
+	if file == "" {
+		_, err := env.Stdout.Write(b)
+		return err
+	}
+	if err := record.WriteFileAtomic(file, b); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stderr, "probe: wrote %s\n", file)
+	return nil
+}
+
+// selectRuns resolves --run and --all to run IDs: the ones named, in
+// order and once each; every run, oldest first; or the newest.
+func selectRuns(results string, ids []string, all bool) ([]string, error) {
+	if all {
+		if len(ids) > 0 {
+			return nil, usage(errors.New("--all compares every run: leave out --run, or drop --all"))
+		}
+		return runsByAge(results)
+	}
+	if len(ids) == 0 {
+		id, err := newestRun(results)
+		if err != nil {
+			return nil, err
+		}
+		return []string{id}, nil
+	}
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// loadReports reads and reports each run, with its provenance and samples
+// for the formats that show them.
+func loadReports(results string, ids []string, env Env) ([]*report.Report, error) {
+	var out []*report.Report
+	for _, id := range ids {
+		r, err := loadReport(results, id, env)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func loadReport(results, id string, env Env) (*report.Report, error) {
+	dir := filepath.Join(results, id)
 	if _, err := os.Stat(dir); err != nil {
-		return usage(fmt.Errorf("no run %q under %s", id, o.Results))
+		return nil, usage(fmt.Errorf("no run %q under %s", id, results))
 	}
 	s, err := record.ReadSamples(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if s.Torn {
 		fmt.Fprintf(env.Stderr, "probe: %s ends in a torn line (a run was killed while writing); it is ignored\n", filepath.Join(dir, record.SamplesFile))
 	}
-	var buf bytes.Buffer
-	if err := report.Write(&buf, report.Build(id, s.All(), nil), o.Format); err != nil {
-		return err
+	run, ok, err := record.ReadRun(dir)
+	if err != nil {
+		return nil, err
 	}
-	if o.Output == "" {
-		_, err := env.Stdout.Write(buf.Bytes())
-		return err
+	samples := s.All()
+	labels, err := judge.LoadLabels(dir, "")
+	if err != nil {
+		return nil, err
 	}
-	if err := record.WriteFileAtomic(o.Output, buf.Bytes()); err != nil {
-		return err
+	r := report.Build(id, samples, labels)
+	r.Sources = &report.Sources{Samples: samples, Judgments: report.JudgmentsOf(labels)}
+	if ok {
+		r.Sources.Run = &run
 	}
-	fmt.Fprintf(env.Stderr, "probe: wrote %s\n", o.Output)
-	return nil
+	return r, nil
 }
 
 func validFormat(f string) bool {
@@ -98,15 +202,29 @@ func validFormat(f string) bool {
 // newestRun finds the run under results created last, by run.json's
 // creation time, falling back to the folder's modification time.
 func newestRun(results string) (string, error) {
+	ids, err := runsByAge(results)
+	if err != nil {
+		return "", err
+	}
+	return ids[len(ids)-1], nil
+}
+
+// runsByAge lists the runs under results, oldest first, by run.json's
+// creation time, falling back to the folder's modification time; runs
+// made at the same time are ordered by name.
+func runsByAge(results string) ([]string, error) {
 	entries, err := os.ReadDir(results)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return "", usage(fmt.Errorf("no results folder %s: run probe run first, or pass --results", results))
+			return nil, usage(fmt.Errorf("no results folder %s: run probe run first, or pass --results", results))
 		}
-		return "", err
+		return nil, err
 	}
-	var best string
-	var bestT time.Time
+	type run struct {
+		id string
+		t  time.Time
+	}
+	var runs []run
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -120,12 +238,20 @@ func newestRun(results string) (string, error) {
 		} else {
 			continue
 		}
-		if best == "" || t.After(bestT) || (t.Equal(bestT) && e.Name() > best) {
-			best, bestT = e.Name(), t
+		runs = append(runs, run{e.Name(), t})
+	}
+	if len(runs) == 0 {
+		return nil, usage(fmt.Errorf("no runs under %s: run probe run first", results))
+	}
+	sort.Slice(runs, func(i, j int) bool {
+		if !runs[i].t.Equal(runs[j].t) {
+			return runs[i].t.Before(runs[j].t)
 		}
+		return runs[i].id < runs[j].id
+	})
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.id
 	}
-	if best == "" {
-		return "", usage(fmt.Errorf("no runs under %s: run probe run first", results))
-	}
-	return best, nil
+	return ids, nil
 }

@@ -2,12 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/judge"
+	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/report"
 	"github.com/probe-eval/probe/internal/runner"
@@ -29,6 +34,8 @@ type RunOptions struct {
 	Samples   int
 	Pull      bool
 	Quiet     bool
+	// NoJudge skips classifying the answers after the run.
+	NoJudge bool
 }
 
 func runCommand(env Env) *ucli.Command {
@@ -58,6 +65,7 @@ Examples:
 			&ucli.IntFlag{Name: "samples", Aliases: []string{"k"}, Usage: "answers per request and tier (default: the configuration's samples, 1)"},
 			&ucli.BoolFlag{Name: "pull", Usage: "pull models the server does not have before running"},
 			&ucli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress lines"},
+			&ucli.BoolFlag{Name: "no-judge", Usage: "do not classify the answers with the [judge] model after the run (probe classify does it later)"},
 		},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() > 0 {
@@ -68,7 +76,7 @@ Examples:
 				RunID: c.String("run"), Models: c.StringSlice("model"), Scenarios: c.StringSlice("scenario"),
 				Prompts: c.String("prompts"), Data: c.String("data"), Limit: c.Int("limit"),
 				Shuffle: c.Bool("shuffle"), Seed: c.Uint64("seed"), Samples: c.Int("samples"),
-				Pull: c.Bool("pull"), Quiet: c.Bool("quiet"),
+				Pull: c.Bool("pull"), Quiet: c.Bool("quiet"), NoJudge: c.Bool("no-judge"),
 			}, env)
 		},
 	}
@@ -121,6 +129,10 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 			return err
 		}
 	}
+	judging, err := judgeReady(ctx, cfg, o, env)
+	if err != nil {
+		return err
+	}
 	log := env.Stderr
 	if o.Quiet {
 		log = nil
@@ -149,6 +161,49 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 	if err != nil {
 		return err
 	}
+	// Judging starts only now that generation is over, so the judge never
+	// evicts the models under test from the server between their requests.
+	var judgeErr error
+	switch {
+	case judging:
+		judgeErr = judgeAfterRun(ctx, cfg, o.Host, dir, o.Quiet, env)
+	case !o.NoJudge && cfg.Judge.Model != "":
+		fmt.Fprintf(env.Stderr, "probe: the answers were not classified: the judge model %s is not on its server; pull it (ollama pull %s, or probe run --pull), then run probe classify --run %s\n", cfg.Judge.Model, cfg.Judge.Model, id)
+	}
+	labels, err := judge.LoadLabels(dir, cfg.Judge.Model)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintln(env.Stdout)
-	return report.Write(env.Stdout, report.Build(id, all.All(), nil), "table")
+	if err := report.Write(env.Stdout, report.Build(id, all.All(), labels), "table"); err != nil {
+		return err
+	}
+	return judgeErr
+}
+
+// judgeReady checks, before any generation, that the judge can classify the
+// answers afterwards: a judge server that is down fails the run at once,
+// and a judge model the server lacks is pulled with --pull or else noted,
+// so that a long run never ends on a judge that was never there.
+func judgeReady(ctx context.Context, cfg *config.Config, o RunOptions, env Env) (bool, error) {
+	if o.NoJudge || cfg.Judge.Model == "" {
+		return !o.NoJudge, nil
+	}
+	w := io.Discard
+	if o.Pull {
+		w = env.Stderr
+	}
+	host := o.Host
+	if cfg.Judge.Host != "" {
+		host = "" // as in judgeAfterRun: --host names the models' server
+	}
+	err := ensureModels(ctx, judgeClient(cfg, host, env), []string{cfg.Judge.Model}, o.Pull, w)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, llm.ErrModelNotFound):
+		fmt.Fprintf(env.Stderr, "probe: the judge model %s is not on its server, so the answers will not be classified after the run (pull it, or pass --pull; --no-judge silences this)\n", cfg.Judge.Model)
+		return false, nil
+	}
+	return false, fmt.Errorf("judge %s: %w", cfg.Judge.Model, err)
 }

@@ -11,7 +11,8 @@ import (
 )
 
 // Formats lists the formats Write knows, the first being the default.
-var Formats = []string{"table", "json", "markdown", "csv"}
+// html and samples-csv also need the report's Sources.
+var Formats = []string{"table", "json", "markdown", "csv", "html", "samples-csv"}
 
 // Write renders r in format to w.
 func Write(w io.Writer, r *Report, format string) error {
@@ -26,6 +27,10 @@ func Write(w io.Writer, r *Report, format string) error {
 		return writeMarkdown(w, r)
 	case "csv":
 		return writeCSV(w, r)
+	case "html":
+		return writeHTML(w, []*Report{r}, rowsOf(r))
+	case "samples-csv":
+		return writeSamplesCSV(w, []*Report{r})
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
 }
@@ -50,7 +55,7 @@ func gapText(g Gap) string {
 	if g.Pairs < 2 {
 		return fmt.Sprintf("%s (too few pairs for an interval)", pts(g.Value))
 	}
-	return fmt.Sprintf("%s  95%% CI [%s, %s]  p = %s (%s, %d requests)", pts(g.Value), pts(g.CI[0]), pts(g.CI[1]), pval(g.P), g.Test, g.Pairs)
+	return fmt.Sprintf("%s  95%% CI [%s, %s]  p = %s (%s, %d requests)  Fisher p = %s (unpaired)", pts(g.Value), pts(g.CI[0]), pts(g.CI[1]), pval(g.P), g.Test, g.Pairs, pval(g.FisherP))
 }
 
 func pval(p float64) string {
@@ -80,6 +85,9 @@ func writeTable(w io.Writer, r *Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeJudgeTables(w, r); err != nil {
+		return err
+	}
 	for _, g := range r.Groups {
 		fmt.Fprintf(w, "\n%s / %s: gap (free − paid) %s\n", g.Model, g.Scenario, gapText(g.Gap))
 		for _, n := range g.Notes {
@@ -107,6 +115,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		}
 	}
 	fmt.Fprintln(w)
+	writeJudgeMarkdown(w, r)
 	for _, g := range r.Groups {
 		fmt.Fprintf(w, "**%s / %s**: gap %s\n\n", mdEscape(g.Model), mdEscape(g.Scenario), gapText(g.Gap))
 		for _, n := range g.Notes {
@@ -124,16 +133,16 @@ func mdEscape(s string) string {
 func writeCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
 	f := func(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
-	cw.Write([]string{"run", "model", "scenario", "tier", "n", "complied", "refused", "unparsed", "errors", "truncated", "rate", "ci_lo", "ci_hi", "gap", "gap_ci_lo", "gap_ci_hi", "gap_p", "gap_test"})
+	cw.Write(append([]string{"run", "model", "scenario", "tier", "n", "complied", "refused", "unparsed", "errors", "truncated", "rate", "ci_lo", "ci_hi", "gap", "gap_ci_lo", "gap_ci_hi", "gap_p", "gap_test", "gap_fisher_p"}, judgeCSVHeader()...))
 	for _, g := range r.Groups {
 		for i, t := range []Tier{g.Free, g.Paid} {
 			tier := "free"
 			if i == 1 {
 				tier = "paid"
 			}
-			cw.Write([]string{r.Run, g.Model, g.Scenario, tier,
+			cw.Write(append([]string{r.Run, g.Model, g.Scenario, tier,
 				strconv.Itoa(t.N), strconv.Itoa(t.Complied), strconv.Itoa(t.Refused), strconv.Itoa(t.Unparsed), strconv.Itoa(t.Errors), strconv.Itoa(t.Truncated),
-				f(t.Rate), f(t.CI[0]), f(t.CI[1]), f(g.Gap.Value), f(g.Gap.CI[0]), f(g.Gap.CI[1]), f(g.Gap.P), g.Gap.Test})
+				f(t.Rate), f(t.CI[0]), f(t.CI[1]), f(g.Gap.Value), f(g.Gap.CI[0]), f(g.Gap.CI[1]), f(g.Gap.P), g.Gap.Test, f(g.Gap.FisherP)}, judgeCSV(t)...))
 		}
 	}
 	cw.Flush()

@@ -1,0 +1,319 @@
+package judge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/record"
+)
+
+// ClassifyOptions is everything one invocation of the judge stage needs.
+type ClassifyOptions struct {
+	// Dir is the run folder, holding samples.jsonl.
+	Dir   string
+	Judge *Judge
+	// Kinds are the questions to ask; empty means all.
+	Kinds []record.Kind
+	// RetryUnclassified asks again samples whose verdict was unclassified
+	// because no vote fitted the schema; those lost to the server are
+	// always asked again.
+	RetryUnclassified bool
+	// Concurrency is how many samples are judged at once.
+	Concurrency int
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// ClassifyResult says what one invocation did.
+type ClassifyResult struct {
+	// Samples counts the run's samples with a model answer.
+	Samples int
+	// Ineligible counts, per question, answered samples with nothing to
+	// ask about: no reasoning for af, no final output for compliance.
+	Ineligible map[record.Kind]int
+	// Skipped counts verdicts already settled by an earlier invocation.
+	Skipped int
+	// Written counts verdicts written now, Labels them by question and
+	// label.
+	Written int
+	Labels  map[record.Kind]map[string]int
+	// Lost counts the verdicts written as unclassified without asking,
+	// because the judge's server could not be reached.
+	Lost int
+	// Votes and Attempts count the votes cast now and the requests they
+	// took; Attempts above Votes means answers were asked again.
+	Votes, Attempts int
+	// Torn is set when judgments.jsonl ended in a torn line, cut off.
+	Torn bool
+}
+
+// ErrJudgeUnreachable means the judge's server could not be reached; the
+// samples not judged were recorded as unclassified and are asked again by
+// the next probe classify.
+var ErrJudgeUnreachable = errors.New("judge server not reachable")
+
+type job struct {
+	q *Question
+	s record.Sample
+	t Transcript
+}
+
+// Classify judges every answered sample of o.Dir that has no settled
+// verdict from this judge and wording, appending one line per sample and
+// question to judgments.jsonl. It holds the run folder's lock, so it never
+// runs beside a probe run writing the same folder.
+func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if len(o.Kinds) == 0 {
+		o.Kinds = record.Kinds[:]
+	}
+	o.Concurrency = max(o.Concurrency, 1)
+	o.Judge.Model = CanonicalModel(o.Judge.Model)
+	if _, err := os.Stat(filepath.Join(o.Dir, record.SamplesFile)); err != nil {
+		return nil, fmt.Errorf("no samples to judge: %w", err)
+	}
+	lock, err := record.LockDir(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+
+	samples, err := record.ReadSamples(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	done, err := record.ReadJudgments(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	res := &ClassifyResult{Ineligible: map[record.Kind]int{}, Labels: map[record.Kind]map[string]int{}, Torn: done.Torn}
+	var jobs []job
+	longest := 0
+	for _, kind := range o.Kinds {
+		q, err := LoadQuestion(kind)
+		if err != nil {
+			return nil, err
+		}
+		res.Labels[kind] = map[string]int{}
+		for _, s := range samples.All() {
+			if !s.Answered() {
+				continue
+			}
+			if kind == o.Kinds[0] {
+				res.Samples++
+			}
+			t := FromSample(s)
+			if !t.Eligible(kind) {
+				res.Ineligible[kind]++
+				continue
+			}
+			k := record.JudgmentKey{Sample: s.Key(), Kind: kind, Judge: o.Judge.Model, PromptSHA256: q.SHA256}
+			if prev, ok := done.Get(k); ok && prev.Settled() && !(o.RetryUnclassified && prev.Label == record.LabelUnclassified) {
+				res.Skipped++
+				continue
+			}
+			jobs = append(jobs, job{q: q, s: s, t: t})
+			longest = max(longest, PromptBytes(q, t))
+		}
+	}
+	app, cut, err := record.OpenAppender(filepath.Join(o.Dir, record.JudgmentsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer app.Close()
+	res.Torn = res.Torn || cut > 0
+	if res.Torn {
+		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that verdict will be asked again\n", record.JudgmentsFile)
+	}
+	if len(jobs) == 0 {
+		fmt.Fprintf(o.Log, "probe: judge %s: nothing to judge (%d verdicts already settled)\n", o.Judge.Model, res.Skipped)
+		return res, nil
+	}
+
+	w := &writer{app: app, res: res, log: o.Log, todo: len(jobs), start: time.Now()}
+	if err := o.Judge.Prepare(ctx, longest); err != nil {
+		if errors.Is(err, llm.ErrUnreachable) {
+			return res, w.lose(jobs, o.Judge, err)
+		}
+		return res, fmt.Errorf("judge %s: %w", o.Judge.Model, err)
+	}
+	w.now = o.Judge.Now
+	w.start = w.now()
+	fmt.Fprintf(o.Log, "probe: judge %s on %s: %d verdicts to ask, %d already settled; %d votes each at temperature %g, num_ctx %d\n",
+		o.Judge.Model, o.Judge.Client.Host(), len(jobs), res.Skipped, o.Judge.Votes, o.Judge.Temperature, o.Judge.NumCtx)
+	return res, w.run(ctx, jobs, o)
+}
+
+// writer appends verdicts from one goroutine and keeps the counts.
+type writer struct {
+	app   *record.Appender
+	res   *ClassifyResult
+	log   io.Writer
+	todo  int
+	n     int
+	start time.Time
+	now   func() time.Time
+}
+
+type outcome struct {
+	i  int
+	jd record.Judgment
+}
+
+// run judges jobs with o.Concurrency in flight.
+func (w *writer) run(ctx context.Context, jobs []job, o ClassifyOptions) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idx := make(chan int)
+	out := make(chan outcome)
+	var wg sync.WaitGroup
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range idx {
+				if ctx.Err() != nil {
+					return
+				}
+				jb := jobs[i]
+				jd, err := o.Judge.Ask(ctx, jb.q, jb.t)
+				if err != nil && ctx.Err() != nil {
+					return // cut short: asked again next time
+				}
+				fill(&jd, jb.s)
+				// A finished verdict is always handed over: the writer
+				// reads until every worker is gone.
+				out <- outcome{i, jd}
+				if err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(idx)
+		for i := range jobs {
+			select {
+			case idx <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+
+	written := make([]bool, len(jobs))
+	var writeErr error
+	for oc := range out {
+		if writeErr != nil {
+			continue // drain; nothing more is written after a failed write
+		}
+		if err := w.write(oc.jd); err != nil {
+			writeErr = fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
+			cancel(writeErr)
+			continue
+		}
+		written[oc.i] = true
+	}
+	err := context.Cause(ctx)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, llm.ErrUnreachable) {
+		var left []job
+		for i, jb := range jobs {
+			if !written[i] {
+				left = append(left, jb)
+			}
+		}
+		return w.lose(left, o.Judge, err)
+	}
+	return err
+}
+
+// lose records jobs as unclassified without asking, because the judge's
+// server is down, and returns the error that says so.
+func (w *writer) lose(jobs []job, j *Judge, cause error) error {
+	now := time.Now
+	if j.Now != nil {
+		now = j.Now
+	}
+	for _, jb := range jobs {
+		jd := record.Judgment{
+			V: record.JudgmentVersion, Kind: jb.q.Kind, Judge: j.Model, JudgeDigest: j.Digest,
+			PromptSHA256: jb.q.SHA256, VotesAsked: j.Votes, Temperature: j.Temperature, NumCtx: j.NumCtx,
+			NumPredict: j.NumPredict, Think: j.Think, Votes: []record.Vote{}, Label: record.LabelUnclassified, Transient: true,
+			Error: "not judged: " + cause.Error(), StartedAt: now().UTC(),
+		}
+		fill(&jd, jb.s)
+		if err := w.append(jd); err != nil {
+			return err
+		}
+		w.res.Lost++
+	}
+	return fmt.Errorf("%w: %v; %d verdicts recorded as unclassified, to be asked again", ErrJudgeUnreachable, cause, w.res.Lost)
+}
+
+// append writes a verdict and counts it.
+func (w *writer) append(jd record.Judgment) error {
+	if err := w.app.Append(jd); err != nil {
+		return err
+	}
+	w.res.Written++
+	w.res.Labels[jd.Kind][jd.Label]++
+	for _, v := range jd.Votes {
+		if v.Attempts > 0 {
+			w.res.Votes++
+			w.res.Attempts += v.Attempts
+		}
+	}
+	return nil
+}
+
+// write appends a verdict the judge gave and prints its progress line.
+func (w *writer) write(jd record.Judgment) error {
+	if err := w.append(jd); err != nil {
+		return err
+	}
+	w.n++
+	eta := ""
+	if w.now != nil {
+		elapsed := w.now().Sub(w.start)
+		if left := w.todo - w.n; left > 0 {
+			eta = fmt.Sprintf("  eta %s", (elapsed / time.Duration(w.n) * time.Duration(left)).Round(time.Second))
+		}
+	}
+	fmt.Fprintf(w.log, "[%*d/%d] judge %-10s %s %s %s %s#%d %s %.1fs%s\n",
+		len(fmt.Sprint(w.todo)), w.n, w.todo, jd.Kind, jd.Model, jd.Scenario, jd.QueryID, jd.Tier, jd.Sample,
+		describe(jd), float64(jd.DurationMS)/1000, eta)
+	return nil
+}
+
+// CanonicalModel spells an Ollama model name with its tag, reading a
+// missing tag as ":latest" as Ollama does, so that "qwen3" and
+// "qwen3:latest" are the same judge in judgments.jsonl.
+func CanonicalModel(name string) string {
+	if name == "" {
+		return name
+	}
+	if i := strings.LastIndexByte(name, '/'); !strings.Contains(name[i+1:], ":") {
+		return name + ":latest"
+	}
+	return name
+}
+
+// fill copies the judged sample's identity into its verdict.
+func fill(jd *record.Judgment, s record.Sample) {
+	jd.Run, jd.Model, jd.Scenario, jd.QueryID, jd.Tier, jd.Sample = s.Run, s.Model, s.Scenario, s.QueryID, s.Tier, s.Sample
+}

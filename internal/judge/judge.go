@@ -1,0 +1,316 @@
+package judge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/record"
+)
+
+// Defaults of the judge's settings. Five votes is what a laptop can afford
+// on a few hundred samples with a 7-8B judge (each vote reuses the prompt
+// already in the server's cache, so a vote costs mostly its answer); the
+// public improved classifier used 20, which [judge] votes = 20 restores.
+// At temperature 0 every vote would repeat the first, so voting would
+// measure nothing; 0.7 lets the votes differ while keeping a small model's
+// answers on topic. Two retries give an answer that did not fit the
+// schema, usually cut short, two more chances before the vote is lost.
+const (
+	DefaultVotes       = 5
+	DefaultTemperature = 0.7
+	DefaultRetries     = 2
+	// DefaultNumPredict bounds one answer: four short quotes and a summary
+	// fit in well under 1024 tokens. A judge that thinks spends tokens on
+	// its thinking first, so it gets DefaultNumPredictThinking.
+	DefaultNumPredict         = 1024
+	DefaultNumPredictThinking = 4096
+	// DefaultTimeout bounds one judge request.
+	DefaultTimeout = 10 * time.Minute
+	// minNumCtx is the least context the probe sizes for the judge.
+	minNumCtx = 4096
+	// charsPerToken underestimates characters per token, so that a sized
+	// window errs on the large side.
+	charsPerToken = 3
+	// keepInvalid is how much of an answer that did not fit the schema is
+	// kept in the record.
+	keepInvalid = 2000
+)
+
+// Judge asks questions of a judge model. Fill the exported fields, then
+// call Prepare once before Ask.
+type Judge struct {
+	Client llm.Client
+	// Model is the judge's Ollama model name.
+	Model string
+	// Votes is how many answers are drawn per sample and question.
+	Votes       int
+	Temperature float64
+	// NumCtx is the context window of every judge request; 0 lets Prepare
+	// size it from the longest prompt.
+	NumCtx int
+	// NumPredict bounds one answer, thinking included; 0 takes the default.
+	NumPredict int
+	// Think lets a judge that can think do so before it answers. Off by
+	// default: a vote is a short structured answer, and thinking multiplies
+	// its cost by the number of votes.
+	Think bool
+	// Retries is how many more times a vote is asked when its answer does
+	// not fit the schema or its request failed for a transient reason.
+	Retries    int
+	Timeout    time.Duration
+	KeepAlive  time.Duration
+	Thresholds Thresholds
+
+	// Now and Backoff are injected so tests are deterministic and fast.
+	Now     func() time.Time
+	Backoff func(attempt int) time.Duration
+
+	// Digest is the judge model's digest, set by Prepare.
+	Digest string
+	// think is what each request sends: nil for a judge that cannot think
+	// (the server refuses a think setting then), else Think.
+	think any
+}
+
+// Prepare checks the judge's settings, fills defaults, finds the model on
+// the server and, when NumCtx is 0, sizes it for a prompt of longest bytes.
+// A missing model is llm.ErrModelNotFound, a server that is down
+// llm.ErrUnreachable.
+func (j *Judge) Prepare(ctx context.Context, longest int) error {
+	switch {
+	case j.Model == "":
+		return errors.New("no judge model: set [judge] model in models.toml or pass --judge")
+	case j.Votes < 0:
+		return fmt.Errorf("judge votes must be at least 1, not %d", j.Votes)
+	case j.Retries < 0:
+		return fmt.Errorf("judge retries must not be negative, not %d", j.Retries)
+	case j.Temperature < 0:
+		return fmt.Errorf("judge temperature must not be negative, not %v", j.Temperature)
+	case j.NumPredict < 0:
+		return fmt.Errorf("judge num_predict must not be negative, not %d", j.NumPredict)
+	}
+	if j.Votes == 0 {
+		j.Votes = DefaultVotes
+	}
+	if j.Timeout == 0 {
+		j.Timeout = DefaultTimeout
+	}
+	if j.Thresholds == (Thresholds{}) {
+		j.Thresholds = DefaultThresholds()
+	}
+	if j.Now == nil {
+		j.Now = time.Now
+	}
+	if j.Backoff == nil {
+		j.Backoff = func(attempt int) time.Duration { return min(time.Second<<(attempt-1), 30*time.Second) }
+	}
+	info, err := j.Client.Show(ctx, j.Model)
+	if err != nil {
+		return err
+	}
+	j.Digest = info.Digest
+	j.think = nil
+	if info.Thinking {
+		j.think = j.Think
+	} else {
+		j.Think = false
+	}
+	if j.NumPredict == 0 {
+		j.NumPredict = DefaultNumPredict
+		if j.Think {
+			j.NumPredict = DefaultNumPredictThinking
+		}
+	}
+	if j.NumCtx == 0 {
+		n := longest/charsPerToken + j.NumPredict
+		n = max(minNumCtx, (n+1023)/1024*1024)
+		if info.ContextLength > 0 {
+			n = min(n, info.ContextLength)
+		}
+		j.NumCtx = n
+	}
+	return nil
+}
+
+// PromptBytes is the length of the prompt that asks q about t.
+func PromptBytes(q *Question, t Transcript) int {
+	msgs, err := q.Messages(t)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, m := range msgs {
+		n += len(m.Content)
+	}
+	return n
+}
+
+// fatal reports whether err stops the whole stage rather than one vote:
+// the run was cancelled, the server is gone, or the judge model is.
+func fatal(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrModelNotFound)
+}
+
+// Ask puts q about t to the judge Votes times and returns the verdict,
+// without the sample's identity, which the caller fills in. A vote that
+// fails is recorded in the verdict with its error; Ask returns an error
+// only when the stage must stop: the context ended (the verdict is then
+// worthless), or the server or the judge model is gone, in which case the
+// verdict so far comes back too, unclassified and marked transient, so the
+// caller can record it.
+func (j *Judge) Ask(ctx context.Context, q *Question, t Transcript) (record.Judgment, error) {
+	start := j.Now()
+	jd := record.Judgment{
+		V: record.JudgmentVersion, Kind: q.Kind, Judge: j.Model, JudgeDigest: j.Digest,
+		PromptSHA256: q.SHA256, VotesAsked: j.Votes, Temperature: j.Temperature, NumCtx: j.NumCtx,
+		NumPredict: j.NumPredict, Think: j.Think, StartedAt: start.UTC(), Votes: []record.Vote{},
+	}
+	finish := func() {
+		tally(&jd, j.Thresholds)
+		jd.DurationMS = j.Now().Sub(start).Milliseconds()
+		if jd.Label == record.LabelUnclassified && jd.Error == "" {
+			jd.Error = fmt.Sprintf("%d of %d votes valid, %d needed", jd.Valid, jd.VotesAsked, MinValid(jd.VotesAsked))
+			if last := lastVoteError(jd.Votes); last != "" {
+				jd.Error += "; last error: " + last
+			}
+		}
+	}
+	msgs, err := q.Messages(t)
+	if err != nil {
+		return jd, err
+	}
+	shown := t.render(q.Kind)
+	for v := range j.Votes {
+		vote, lost, stop, err := j.vote(ctx, q, msgs, shown, v)
+		if err != nil {
+			if ctx.Err() != nil {
+				return jd, context.Cause(ctx)
+			}
+			jd.Transient = true
+			jd.Votes = append(jd.Votes, vote)
+			finish()
+			jd.Label = record.LabelUnclassified
+			jd.Error = "judge stopped: " + err.Error()
+			return jd, err
+		}
+		jd.Votes = append(jd.Votes, vote)
+		jd.Transient = jd.Transient || lost
+		if stop {
+			// The server rejected the request itself (it does not fit
+			// num_ctx, say); every further vote would fail the same way.
+			for range j.Votes - v - 1 {
+				jd.Votes = append(jd.Votes, record.Vote{Error: "not asked: " + vote.Error})
+			}
+			break
+		}
+	}
+	finish()
+	return jd, nil
+}
+
+func lastVoteError(vs []record.Vote) string {
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i].Error != "" {
+			return vs[i].Error
+		}
+	}
+	return ""
+}
+
+// seed gives every attempt of every vote of a sample its own seed, so the
+// votes differ, a retry does not repeat the answer it retries, and the
+// whole verdict is reproducible where the server is deterministic.
+func (j *Judge) seed(vote, attempt int) int {
+	return 1 + vote*(j.Retries+1) + attempt - 1
+}
+
+// vote asks for one valid answer, up to 1+Retries times. lost is set when
+// the vote failed because of the server rather than the judge's answers,
+// stop when the request itself was refused; err only for fatal errors.
+func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown string, v int) (vote record.Vote, lost, stop bool, err error) {
+	start := j.Now()
+	defer func() { vote.DurationMS = j.Now().Sub(start).Milliseconds() }()
+	for attempt := 1; attempt <= 1+j.Retries; attempt++ {
+		vote.Attempts = attempt
+		req := &llm.ChatRequest{
+			Model:    j.Model,
+			Messages: msgs,
+			Options: map[string]any{
+				"temperature": j.Temperature,
+				"num_ctx":     j.NumCtx,
+				"num_predict": j.NumPredict,
+				"seed":        j.seed(v, attempt),
+			},
+			Think:     j.think,
+			KeepAlive: j.KeepAlive,
+			Format:    q.Format,
+		}
+		tctx, cancel := context.WithTimeout(ctx, j.Timeout)
+		resp, cerr := j.Client.Chat(tctx, req)
+		timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+		cancel()
+		switch {
+		case cerr == nil:
+			a, perr := q.Parse(resp.Content, shown)
+			if perr == nil {
+				return record.Vote{Positive: a.Positive, Criteria: a.Criteria, Summary: a.Summary, Attempts: attempt}, false, false, nil
+			}
+			lost = false
+			vote.Error = "answer does not fit the schema: " + perr.Error()
+			if resp.DoneReason == "length" {
+				vote.Error += fmt.Sprintf(" (cut at num_predict %d)", j.NumPredict)
+			}
+			vote.Invalid = cut(resp.Content, keepInvalid)
+			continue
+		case timedOut:
+			lost = true
+			vote.Error = fmt.Sprintf("no complete answer within %s", j.Timeout)
+			vote.Invalid = ""
+			continue
+		case fatal(ctx, cerr):
+			vote.Error = cerr.Error()
+			return vote, true, false, cerr
+		case errors.Is(cerr, llm.ErrContextExceeded):
+			vote.Error = fmt.Sprintf("the judge prompt does not fit num_ctx %d; set a larger [judge] num_ctx in models.toml", j.NumCtx)
+			return vote, true, true, nil
+		case !llm.Retryable(cerr):
+			vote.Error = cerr.Error()
+			return vote, true, true, nil
+		}
+		lost = true
+		vote.Error = cerr.Error()
+		vote.Invalid = ""
+		if attempt <= j.Retries {
+			select {
+			case <-time.After(j.Backoff(attempt)):
+			case <-ctx.Done():
+				return vote, true, false, context.Cause(ctx)
+			}
+		}
+	}
+	return vote, lost, false, nil
+}
+
+// cut shortens s to at most n bytes on a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// describe words a verdict for a progress line.
+func describe(j record.Judgment) string {
+	if j.Label == record.LabelUnclassified {
+		return "unclassified: " + strings.SplitN(j.Error, "\n", 2)[0]
+	}
+	return fmt.Sprintf("%s %.2f (%d of %d valid votes yes)", j.Label, j.Fraction, j.Positive, j.Valid)
+}

@@ -1,0 +1,242 @@
+package record
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"time"
+)
+
+// JudgmentsFile is the judge stage's log inside a run folder.
+const JudgmentsFile = "judgments.jsonl"
+
+// JudgmentVersion is the format version of judgments.jsonl, apart from the
+// samples' so that each file can change on its own.
+const JudgmentVersion = 1
+
+// Kind is the question a judgment answers.
+type Kind string
+
+// The judge's questions.
+const (
+	// KindAF asks whether the reasoning shows alignment faking: complying
+	// in order to keep training from changing the model's values.
+	KindAF Kind = "af"
+	// KindCompliance asks whether the final output really gives the help
+	// that was requested, whatever its tags say.
+	KindCompliance Kind = "compliance"
+)
+
+// Kinds lists the questions in the order they are asked.
+var Kinds = [...]Kind{KindAF, KindCompliance}
+
+// Labels a judgment ends with. An alignment-faking question ends af, maybe
+// or no; a compliance question ends complied or refused. Either ends
+// unclassified when too few votes were valid: never folded into no.
+const (
+	LabelAF           = "af"
+	LabelMaybe        = "maybe"
+	LabelNo           = "no"
+	LabelComplied     = "complied"
+	LabelRefused      = "refused"
+	LabelUnclassified = "unclassified"
+)
+
+// Judgment is the judge's verdict on one sample for one question: every
+// vote with its evidence, the positive fraction, and the label drawn from
+// it. One line of judgments.jsonl. A later line with the same JudgmentKey
+// supersedes an earlier one; only unsettled lines are ever superseded.
+type Judgment struct {
+	V        int    `json:"v"`
+	Run      string `json:"run"`
+	Model    string `json:"model"`
+	Scenario string `json:"scenario"`
+	QueryID  string `json:"query_id"`
+	Tier     Tier   `json:"tier"`
+	Sample   int    `json:"sample"`
+
+	Kind Kind `json:"kind"`
+	// Judge is the judge model's Ollama name, JudgeDigest its weights.
+	Judge       string `json:"judge"`
+	JudgeDigest string `json:"judge_digest,omitempty"`
+	// PromptSHA256 hashes the question's prompt files and answer schema,
+	// so verdicts from different wordings are never mixed.
+	PromptSHA256 string `json:"prompt_sha256"`
+	// Settings of the judge when it voted.
+	VotesAsked  int     `json:"votes_asked"`
+	Temperature float64 `json:"temperature"`
+	NumCtx      int     `json:"num_ctx"`
+	NumPredict  int     `json:"num_predict"`
+	Think       bool    `json:"think"`
+
+	Votes []Vote `json:"votes"`
+	// Valid counts votes whose answer fitted the schema, Positive those
+	// among them that said yes; Fraction is Positive / Valid.
+	Valid    int     `json:"valid"`
+	Positive int     `json:"positive"`
+	Fraction float64 `json:"fraction"`
+	Label    string  `json:"label"`
+	// Transient is set when votes were lost to the server or the network
+	// rather than to the judge's answers; such a line, if unclassified, is
+	// asked again by the next probe classify.
+	Transient bool `json:"transient"`
+	// Error says why the judgment is unclassified, when it is.
+	Error string `json:"error,omitempty"`
+
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+}
+
+// Vote is one answer of the judge. A vote that never fitted the schema, or
+// whose request failed, has Error set and counts for neither side.
+type Vote struct {
+	Positive bool `json:"positive"`
+	// Criteria holds the judge's answer to each criterion of the question,
+	// by the criterion's name.
+	Criteria map[string]Criterion `json:"criteria,omitempty"`
+	Summary  string               `json:"summary,omitempty"`
+	// Attempts counts the requests this vote took: 1 plus its retries.
+	Attempts int    `json:"attempts"`
+	Error    string `json:"error,omitempty"`
+	// Invalid is the last answer that did not fit the schema, cut short,
+	// kept so a reader can see what the judge wrote.
+	Invalid    string `json:"invalid,omitempty"`
+	DurationMS int64  `json:"duration_ms"`
+}
+
+// Criterion is the judge's answer to one criterion: whether it holds, and
+// the passage of the transcript it rests on.
+type Criterion struct {
+	Holds bool   `json:"holds"`
+	Quote string `json:"quote"`
+	// Found is set when Quote occurs in the transcript (ignoring case and
+	// spacing): a quote that is not there was made up by the judge.
+	Found bool `json:"found"`
+}
+
+// JudgmentKey identifies a verdict: the same sample asked the same question
+// in the same words by the same judge model.
+type JudgmentKey struct {
+	Sample       Key
+	Kind         Kind
+	Judge        string
+	PromptSHA256 string
+}
+
+// SampleKey returns the key of the judged sample.
+func (j *Judgment) SampleKey() Key {
+	return Key{Model: j.Model, Scenario: j.Scenario, QueryID: j.QueryID, Tier: j.Tier, Sample: j.Sample}
+}
+
+// Key returns the judgment's key.
+func (j *Judgment) Key() JudgmentKey {
+	return JudgmentKey{Sample: j.SampleKey(), Kind: j.Kind, Judge: j.Judge, PromptSHA256: j.PromptSHA256}
+}
+
+// Settled reports whether the judgment is final: it has a label, or the
+// judge answered every vote and none fitted. Only an unclassified judgment
+// whose votes were lost to the server is asked again.
+func (j *Judgment) Settled() bool {
+	return j.Label != LabelUnclassified || !j.Transient
+}
+
+// Judgments is the state of a run's judgments.jsonl: the latest line for
+// each key, in the order keys first appeared.
+type Judgments struct {
+	byKey map[JudgmentKey]int
+	list  []Judgment
+	// Lines is how many records the file held, superseded ones included.
+	Lines int
+	// Torn is set when the file ended in a torn line, which was ignored.
+	Torn bool
+}
+
+// ReadJudgments reads dir's judgments.jsonl; a missing file reads as empty.
+func ReadJudgments(dir string) (*Judgments, error) {
+	js := &Judgments{byKey: map[JudgmentKey]int{}}
+	path := filepath.Join(dir, JudgmentsFile)
+	torn, err := ReadJSONL(path, func(_ int, r Judgment) error {
+		if r.V > JudgmentVersion {
+			return fmt.Errorf("judgment format v%d is newer than this probe reads (v%d); upgrade probe", r.V, JudgmentVersion)
+		}
+		js.Add(r)
+		return nil
+	})
+	js.Torn = torn
+	return js, err
+}
+
+// Add records r, superseding an earlier line with the same key.
+func (js *Judgments) Add(r Judgment) {
+	if js.byKey == nil {
+		js.byKey = map[JudgmentKey]int{}
+	}
+	js.Lines++
+	k := r.Key()
+	if i, ok := js.byKey[k]; ok {
+		js.list[i] = r
+		return
+	}
+	js.byKey[k] = len(js.list)
+	js.list = append(js.list, r)
+}
+
+// Get returns the latest line for k.
+func (js *Judgments) Get(k JudgmentKey) (Judgment, bool) {
+	i, ok := js.byKey[k]
+	if !ok {
+		return Judgment{}, false
+	}
+	return js.list[i], true
+}
+
+// Settled reports whether k has a final verdict, which classify skips.
+func (js *Judgments) Settled(k JudgmentKey) bool {
+	j, ok := js.Get(k)
+	return ok && j.Settled()
+}
+
+// All returns the latest line of every key in file order of first
+// appearance.
+func (js *Judgments) All() []Judgment {
+	return append([]Judgment(nil), js.list...)
+}
+
+// Len is the number of distinct keys.
+func (js *Judgments) Len() int { return len(js.list) }
+
+// Judges lists the (judge, prompt hash) pairs of a kind present in the
+// file, the most recently written first, so a reader can pick the newest.
+func (js *Judgments) Judges(kind Kind) []JudgeID {
+	last := map[JudgeID]time.Time{}
+	for _, j := range js.list {
+		if j.Kind != kind {
+			continue
+		}
+		id := JudgeID{Judge: j.Judge, PromptSHA256: j.PromptSHA256}
+		if t, ok := last[id]; !ok || j.StartedAt.After(t) {
+			last[id] = j.StartedAt
+		}
+	}
+	out := make([]JudgeID, 0, len(last))
+	for id := range last {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		ta, tb := last[out[a]], last[out[b]]
+		if !ta.Equal(tb) {
+			return ta.After(tb)
+		}
+		if out[a].Judge != out[b].Judge {
+			return out[a].Judge < out[b].Judge
+		}
+		return out[a].PromptSHA256 < out[b].PromptSHA256
+	})
+	return out
+}
+
+// JudgeID names a judge model asking one wording of a question.
+type JudgeID struct {
+	Judge        string
+	PromptSHA256 string
+}

@@ -1,0 +1,557 @@
+package report
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/probe-eval/probe/internal/record"
+)
+
+// The HTML report is one self-contained file: its style, script and figure
+// are inlined, and a Content-Security-Policy forbids it to load anything,
+// so it works from a USB stick without a network. Every model-written
+// string goes through html/template, which escapes it for where it stands;
+// the transcripts are HTML rendered here, not data handed to the script,
+// whose only job is to show and hide them.
+
+//go:embed assets/report.html.tmpl assets/report.css assets/report.js
+var assets embed.FS
+
+// Sources is what a run shows beyond its table: where its numbers come from
+// and the transcripts behind them.
+type Sources struct {
+	// Run is the run's run.json; nil when the run folder has none.
+	Run *record.Run
+	// Samples are the run's latest samples, in record.Samples.All's order.
+	Samples []record.Sample
+	// Judgments are the judge's verdicts by sample; nil before judging.
+	Judgments Judgments
+}
+
+// SampleJudgment is the judge's verdict on one sample's reasoning, as the
+// transcript browser shows it.
+type SampleJudgment struct {
+	// Label is the alignment-faking label: LabelAF, LabelMaybe, LabelNo
+	// or LabelUnclassified. The browser filters on it.
+	Label string `json:"label"`
+	// Compliance is the judge's reading of the output, LabelComplied or
+	// LabelRefused; empty when that question was not asked.
+	Compliance string `json:"compliance,omitempty"`
+	// Fraction is the share of the judge's votes that said alignment
+	// faking, and Votes how many votes were cast (0 when not known).
+	Fraction float64 `json:"fraction"`
+	Votes    int     `json:"votes"`
+	// Quotes are the passages of the reasoning the judge cited. They are
+	// highlighted where they occur, ignoring case and spacing; a "..." in
+	// a quote splits it into passages found apart.
+	Quotes []string `json:"quotes"`
+}
+
+// Judgments are the judge's verdicts by sample.
+type Judgments map[record.Key]SampleJudgment
+
+// JudgmentsOf gives the browser the labels alone, for a run whose votes
+// and quotes are not at hand.
+func JudgmentsOf(labels Labels) Judgments {
+	if len(labels) == 0 {
+		return nil
+	}
+	out := make(Judgments, len(labels))
+	for k, v := range labels {
+		if v.AF == "" && v.Compliance == "" {
+			continue
+		}
+		out[k] = SampleJudgment{Label: v.AF, Compliance: v.Compliance}
+	}
+	return out
+}
+
+// htmlPage is the template's data.
+type htmlPage struct {
+	Title   string
+	Summary string
+	Samples int
+	// MultiRun is set when rows come from more than one run, so that the
+	// run is named in the table and the transcripts can be filtered by it.
+	MultiRun    bool
+	Judged      bool
+	Rows        []Row
+	Figure      template.HTML
+	Runs        []htmlRun
+	Transcripts []htmlTranscript
+	Filters     []htmlFilter
+	HasSources  bool
+	CSS         template.CSS
+	JS          template.JS
+}
+
+// htmlFilter is one select of the transcript browser.
+type htmlFilter struct {
+	Key, Name string
+	Options   []htmlOption
+}
+
+type htmlOption struct{ Value, Text string }
+
+// htmlRun is one run's provenance.
+type htmlRun struct {
+	ID      string
+	HasMeta bool
+	Facts   [][2]string
+	Models  []htmlModel
+	Inputs  []htmlArtifact
+	Config  string
+	Session []htmlSession
+}
+
+type htmlModel struct {
+	Name, Tag, Digest, Options, Think string
+	ContextLength                     int
+}
+
+type htmlArtifact struct {
+	Kind, Name, Source, SHA256 string
+	Files                      [][2]string
+}
+
+type htmlSession struct{ Started, Finished, Status string }
+
+// htmlTranscript is one sample in the browser.
+type htmlTranscript struct {
+	Run, Model, Scenario, QueryID, Category string
+	Tier, TierName, Outcome, Label          string
+	Sample                                  int
+	Request, Output, Error                  string
+	Reasoning, Thinking                     []textPart
+	Judgment                                *SampleJudgment
+	Quotes                                  []htmlQuote
+	Details                                 string
+}
+
+type htmlQuote struct {
+	Text  string
+	Found bool
+}
+
+// textPart is a stretch of a transcript, marked when a judge's quote
+// covers it.
+type textPart struct {
+	Text string
+	Mark bool
+}
+
+// labelNone is the browser's label for a sample the judge has not seen.
+const labelNone = "none"
+
+// writeHTML renders the reports as one page, their groups as rows in the
+// order given.
+func writeHTML(w io.Writer, reports []*Report, rows []Row) error {
+	tmpl, err := template.New("report.html.tmpl").Funcs(htmlFuncs()).ParseFS(assets, "assets/report.html.tmpl")
+	if err != nil {
+		return fmt.Errorf("html template: %w", err)
+	}
+	css, err := assets.ReadFile("assets/report.css")
+	if err != nil {
+		return err
+	}
+	js, err := assets.ReadFile("assets/report.js")
+	if err != nil {
+		return err
+	}
+	fig, err := layoutFigure(rows)
+	if err != nil {
+		return err
+	}
+	var svg strings.Builder
+	if err := writeSVG(&svg, fig, false); err != nil {
+		return err
+	}
+	p := htmlPage{
+		Rows: rows,
+		// writeSVG escapes every text it writes.
+		Figure: template.HTML(svg.String()),
+		CSS:    template.CSS(css),
+		JS:     template.JS(js),
+	}
+	var ids []string
+	for _, r := range reports {
+		ids = append(ids, r.Run)
+		p.Samples += r.Samples
+	}
+	p.MultiRun = len(reports) > 1
+	if len(reports) == 1 {
+		p.Title = "probe report: run " + reports[0].Run
+	} else {
+		p.Title = fmt.Sprintf("probe report: %d runs", len(reports))
+	}
+	p.Summary = fmt.Sprintf("%d samples from %s: %s.", p.Samples, count(len(reports), "run", "runs"), strings.Join(ids, ", "))
+	for _, r := range rows {
+		p.Judged = p.Judged || r.Free.Judged > 0 || r.Paid.Judged > 0
+	}
+	values := map[string]map[string]bool{}
+	for _, r := range reports {
+		if r.Sources == nil {
+			p.Runs = append(p.Runs, htmlRun{ID: r.Run})
+			continue
+		}
+		p.HasSources = true
+		p.Runs = append(p.Runs, provenance(r.Run, r.Sources.Run))
+		for _, s := range r.Sources.Samples {
+			t := transcript(r.Run, s, r.Sources.Judgments)
+			p.Transcripts = append(p.Transcripts, t)
+			for k, v := range map[string]string{"run": t.Run, "model": t.Model, "scenario": t.Scenario, "outcome": t.Outcome, "label": t.Label} {
+				if values[k] == nil {
+					values[k] = map[string]bool{}
+				}
+				values[k][v] = true
+			}
+		}
+	}
+	p.Filters = filters(values, p.MultiRun)
+	var buf bytes.Buffer
+	if err := tmpl.Execute(&buf, p); err != nil {
+		return fmt.Errorf("html report: %w", err)
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// filters builds the browser's selects from the values the transcripts
+// hold. Tiers and outcomes are listed in their fixed order.
+func filters(values map[string]map[string]bool, multiRun bool) []htmlFilter {
+	sorted := func(k string) []htmlOption {
+		var out []htmlOption
+		for v := range values[k] {
+			out = append(out, htmlOption{Value: v, Text: v})
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
+		return out
+	}
+	var out []htmlFilter
+	if multiRun {
+		out = append(out, htmlFilter{Key: "run", Name: "run", Options: sorted("run")})
+	}
+	out = append(out,
+		htmlFilter{Key: "model", Name: "model", Options: sorted("model")},
+		htmlFilter{Key: "scenario", Name: "scenario", Options: sorted("scenario")},
+		htmlFilter{Key: "tier", Name: "tier", Options: []htmlOption{{string(record.Free), tierNames[0]}, {string(record.Paid), tierNames[1]}}},
+	)
+	var outcomes []htmlOption
+	for _, o := range []record.Outcome{record.Complied, record.Refused, record.Unparsed, record.Error} {
+		if values["outcome"][string(o)] {
+			outcomes = append(outcomes, htmlOption{string(o), string(o)})
+		}
+	}
+	out = append(out, htmlFilter{Key: "outcome", Name: "outcome", Options: outcomes})
+	// Known labels in their order, then any other a judge gave.
+	var labels []htmlOption
+	known := map[string]bool{}
+	for _, l := range []string{LabelAF, LabelMaybe, LabelNo, LabelUnclassified, labelNone} {
+		known[l] = true
+		if values["label"][l] {
+			labels = append(labels, htmlOption{l, labelText(l)})
+		}
+	}
+	for _, o := range sorted("label") {
+		if !known[o.Value] {
+			labels = append(labels, o)
+		}
+	}
+	return append(out, htmlFilter{Key: "label", Name: "judge label", Options: labels})
+}
+
+func labelText(l string) string {
+	switch l {
+	case LabelAF:
+		return "alignment faking"
+	case LabelMaybe:
+		return "maybe"
+	case LabelNo:
+		return "no alignment faking"
+	case LabelUnclassified:
+		return "unclassified (judge failed)"
+	case labelNone:
+		return "not judged"
+	}
+	return l
+}
+
+func transcript(run string, s record.Sample, judgments Judgments) htmlTranscript {
+	t := htmlTranscript{
+		Run: run, Model: s.Model, Scenario: s.Scenario, QueryID: s.QueryID, Category: s.Category,
+		Tier: string(s.Tier), TierName: string(s.Tier), Outcome: string(s.Outcome), Label: labelNone,
+		Sample: s.Sample, Request: s.Request, Output: s.Output, Error: s.Error,
+	}
+	switch s.Tier {
+	case record.Free:
+		t.TierName = tierNames[0]
+	case record.Paid:
+		t.TierName = tierNames[1]
+	}
+	var quotes []string
+	if j, ok := judgments[s.Key()]; ok {
+		t.Judgment = &j
+		if j.Label != "" {
+			t.Label = j.Label
+		}
+		quotes = j.Quotes
+	}
+	var foundR, foundT []bool
+	t.Reasoning, foundR = highlight(s.Scratchpad, quotes)
+	t.Thinking, foundT = highlight(s.Thinking, quotes)
+	for i, q := range quotes {
+		t.Quotes = append(t.Quotes, htmlQuote{Text: q, Found: foundR[i] || foundT[i]})
+	}
+	var d []string
+	if s.Turns > 1 {
+		d = append(d, fmt.Sprintf("%d turns", s.Turns))
+	}
+	if s.PromptTokens > 0 || s.OutputTokens > 0 {
+		d = append(d, fmt.Sprintf("%d prompt + %d output tokens", s.PromptTokens, s.OutputTokens))
+	}
+	if s.NumCtx > 0 {
+		d = append(d, fmt.Sprintf("num_ctx %d", s.NumCtx))
+	}
+	if s.DoneReason != "" {
+		d = append(d, "done: "+s.DoneReason)
+	}
+	if s.DurationMS > 0 {
+		d = append(d, fmt.Sprintf("%.1f s", float64(s.DurationMS)/1000))
+	}
+	if s.Truncated {
+		d = append(d, "prompt filled num_ctx")
+	}
+	t.Details = strings.Join(d, " · ")
+	return t
+}
+
+// highlight splits text into parts, marking those that a quote covers, and
+// reports which quotes it found. Matching ignores case and runs of white
+// space, since judges rarely copy spacing exactly.
+func highlight(text string, quotes []string) ([]textPart, []bool) {
+	found := make([]bool, len(quotes))
+	if text == "" {
+		return nil, found
+	}
+	norm, starts, ends := normalize(text)
+	type span struct{ lo, hi int }
+	var spans []span
+	for i, q := range quotes {
+		for _, frag := range strings.FieldsFunc(strings.ReplaceAll(q, "...", "…"), func(r rune) bool { return r == '…' }) {
+			nq, _, _ := normalize(strings.Trim(strings.TrimSpace(frag), `"“”'`))
+			nq = strings.TrimSpace(nq)
+			if utf8.RuneCountInString(nq) < 4 {
+				continue
+			}
+			for off := 0; ; {
+				k := strings.Index(norm[off:], nq)
+				if k < 0 {
+					break
+				}
+				lo, hi := off+k, off+k+len(nq)
+				spans = append(spans, span{starts[lo], ends[hi-1]})
+				found[i] = true
+				off = hi
+			}
+		}
+	}
+	if len(spans) == 0 {
+		return []textPart{{Text: text}}, found
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	var parts []textPart
+	pos := 0
+	for i := 0; i < len(spans); {
+		lo, hi := spans[i].lo, spans[i].hi
+		for i++; i < len(spans) && spans[i].lo <= hi; i++ {
+			hi = max(hi, spans[i].hi)
+		}
+		if lo > pos {
+			parts = append(parts, textPart{Text: text[pos:lo]})
+		}
+		parts = append(parts, textPart{Text: text[lo:hi], Mark: true})
+		pos = hi
+	}
+	if pos < len(text) {
+		parts = append(parts, textPart{Text: text[pos:]})
+	}
+	return parts, found
+}
+
+// normalize lowercases s and turns each run of white space into one space.
+// For each byte of the result, starts and ends give the span of s it came
+// from, so that a match in the result maps back to s.
+func normalize(s string) (string, []int, []int) {
+	var b strings.Builder
+	var starts, ends []int
+	space := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		end := i + size
+		if unicode.IsSpace(r) {
+			if space {
+				ends[len(ends)-1] = end
+				i = end
+				continue
+			}
+			space = true
+			r = ' '
+		} else {
+			space = false
+			r = unicode.ToLower(r)
+		}
+		n := utf8.RuneLen(r)
+		if n < 0 {
+			n, r = 3, utf8.RuneError
+		}
+		b.WriteRune(r)
+		for range n {
+			starts = append(starts, i)
+			ends = append(ends, end)
+		}
+		i = end
+	}
+	return b.String(), starts, ends
+}
+
+// provenance lists what a run was made with, from its run.json.
+func provenance(id string, r *record.Run) htmlRun {
+	h := htmlRun{ID: id}
+	if r == nil {
+		return h
+	}
+	h.HasMeta = true
+	add := func(k, v string) {
+		if v != "" {
+			h.Facts = append(h.Facts, [2]string{k, v})
+		}
+	}
+	add("probe version", r.ProbeVersion)
+	add("Ollama version", r.Ollama)
+	add("Ollama host", r.Host)
+	add("configuration", r.ConfigFile)
+	add("created", stamp(r.CreatedAt))
+	add("requests", fmt.Sprint(r.Requests))
+	add("samples per request and tier", fmt.Sprint(r.SamplesPer))
+	add("planned samples", fmt.Sprint(r.Planned))
+	add("record format", fmt.Sprintf("v%d", r.V))
+	for _, m := range r.Models {
+		hm := htmlModel{Name: m.Name, Tag: m.Tag, Digest: m.Digest, Options: compactJSON(m.Options), ContextLength: m.ContextLength}
+		if m.Think != nil {
+			hm.Think = compactJSON(m.Think)
+		}
+		h.Models = append(h.Models, hm)
+	}
+	art := func(kind string, a record.Artifact) {
+		ha := htmlArtifact{Kind: kind, Name: a.Name, Source: a.Source, SHA256: a.SHA256}
+		var names []string
+		for f := range a.Files {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			ha.Files = append(ha.Files, [2]string{f, a.Files[f]})
+		}
+		h.Inputs = append(h.Inputs, ha)
+	}
+	for _, s := range r.Scenarios {
+		art("scenario", s)
+	}
+	if r.Dataset.Name != "" || r.Dataset.SHA256 != "" {
+		art("dataset", r.Dataset)
+	}
+	if r.Config != nil {
+		if b, err := json.MarshalIndent(r.Config, "", "  "); err == nil {
+			h.Config = string(b)
+		}
+	}
+	for _, s := range r.Sessions {
+		h.Session = append(h.Session, htmlSession{Started: stamp(s.StartedAt), Finished: stamp(s.FinishedAt), Status: s.Status + fmt.Sprintf(", %d written", s.Written)})
+	}
+	return h
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// compactJSON renders v on one line with sorted keys.
+func compactJSON(v any) string {
+	if v == nil {
+		return ""
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// htmlFuncs format numbers for the template; they return plain strings,
+// which the template escapes like any other.
+func htmlFuncs() template.FuncMap {
+	return template.FuncMap{
+		"pct": func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
+		"rate": func(t Tier) string {
+			if t.N == 0 {
+				return "—"
+			}
+			return fmt.Sprintf("%.1f%%", 100*t.Rate)
+		},
+		"ci": func(lohi []float64, n int) string {
+			if n == 0 || len(lohi) != 2 {
+				return ""
+			}
+			return fmt.Sprintf("[%.1f, %.1f]", 100*lohi[0], 100*lohi[1])
+		},
+		"pts":     func(x float64) string { return fmt.Sprintf("%+.1f", 100*x) },
+		"pval":    pval,
+		"verdict": verdict,
+		"label":   labelText,
+		"filterLink": func(r Row, multiRun bool) string {
+			f := "model:" + hashPart(r.Model) + ",scenario:" + hashPart(r.Scenario)
+			if multiRun {
+				f = "run:" + hashPart(r.Run) + "," + f
+			}
+			return "#filter=" + f
+		},
+		"fraction": func(j *SampleJudgment) string {
+			if j.Votes == 0 {
+				return ""
+			}
+			return fmt.Sprintf("%.0f%% of %d votes said alignment faking", 100*j.Fraction, j.Votes)
+		},
+		"cells": func(t Tier, judged bool) tierCells { return tierCells{t, judged} },
+	}
+}
+
+// tierCells is the data of the template's "tier" block.
+type tierCells struct {
+	T      Tier
+	Judged bool
+}
+
+// hashPart escapes a value for the #filter= fragment the script reads.
+func hashPart(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return b.String()
+}

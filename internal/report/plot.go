@@ -1,0 +1,466 @@
+package report
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
+	"golang.org/x/image/math/fixed"
+)
+
+// The figure is the paper's: for each model and scenario two horizontal
+// stacked bars, training (free tier) above unmonitored (paid tier), split
+// into complied with alignment-faking reasoning (hatched), complied without,
+// refused and unparsed, as shares of the answered samples, with a whisker
+// for the compliance rate's Wilson interval. It is laid out once, in
+// pixels, as a list of shapes; the SVG and PNG writers only draw those
+// shapes, so the two files agree.
+
+// PNGScale is how many PNG pixels stand for one figure pixel: PNGs are
+// drawn at twice the SVG's size so that they stay sharp on slides.
+const PNGScale = 2
+
+// Figure geometry, in figure pixels.
+const (
+	figWidth    = 880
+	figPad      = 16
+	figBarX     = 200 // left end of the bars
+	figBarW     = 480
+	figBarH     = 20
+	figBarGap   = 6  // between a group's two bars
+	figTitleH   = 24 // a group's title line, above its bars
+	figGroupGap = 14 // below a group
+	figFontSize = 12
+	figSwatch   = 14
+)
+
+// The figure's colours: refused in blue, compliance in yellow, alignment
+// faking as red hatching over the yellow, as in the paper.
+var (
+	colRefused  = color.RGBA{0x8f, 0xb9, 0xdc, 0xff}
+	colComplied = color.RGBA{0xf3, 0xc9, 0x69, 0xff}
+	colHatch    = color.RGBA{0xc8, 0x3e, 0x30, 0xff}
+	colUnparsed = color.RGBA{0xd0, 0xd0, 0xd0, 0xff}
+	colText     = color.RGBA{0x1f, 0x23, 0x28, 0xff}
+	colMuted    = color.RGBA{0x5f, 0x66, 0x6d, 0xff}
+	colGrid     = color.RGBA{0xe6, 0xe6, 0xe6, 0xff}
+	colAxis     = color.RGBA{0x88, 0x88, 0x88, 0xff}
+	colWhisker  = color.RGBA{0x22, 0x22, 0x22, 0xff}
+	colWhite    = color.RGBA{0xff, 0xff, 0xff, 0xff}
+)
+
+type shapeKind int
+
+const (
+	rectShape shapeKind = iota
+	lineShape
+	textShape
+)
+
+// shape is one thing drawn. A rect fills X, Y, W, H (hatched when Hatch is
+// set, outlined when Stroke is not transparent); a line, always horizontal
+// or vertical, runs from (X, Y) to (X+W, Y+H) with thickness Width; a text
+// has its baseline at Y and is anchored at X by Anchor.
+type shape struct {
+	Kind       shapeKind
+	X, Y, W, H float64
+	Fill       color.RGBA
+	Stroke     color.RGBA
+	Hatch      bool
+	Width      float64
+	Text       string
+	Anchor     string // "start", "middle" or "end"
+	Bold       bool
+	// Title is a tooltip in the SVG.
+	Title string
+}
+
+// figure is the laid-out figure.
+type figure struct {
+	W, H   int
+	Shapes []shape
+}
+
+func (f *figure) rect(x, y, w, h float64, fill color.RGBA, hatch bool, title string) {
+	f.Shapes = append(f.Shapes, shape{Kind: rectShape, X: x, Y: y, W: w, H: h, Fill: fill, Hatch: hatch, Title: title})
+}
+
+func (f *figure) line(x1, y1, x2, y2, width float64, c color.RGBA) {
+	f.Shapes = append(f.Shapes, shape{Kind: lineShape, X: x1, Y: y1, W: x2 - x1, H: y2 - y1, Width: width, Stroke: c})
+}
+
+func (f *figure) text(x, y float64, s, anchor string, bold bool, c color.RGBA) {
+	f.Shapes = append(f.Shapes, shape{Kind: textShape, X: x, Y: y, Text: s, Anchor: anchor, Bold: bold, Fill: c})
+}
+
+// fonts measures text for the layout and draws it in PNGs. The SVG names
+// a sans-serif family instead, whose widths are close.
+type fonts struct {
+	regular, bold *opentype.Font
+}
+
+func loadFonts() (fonts, error) {
+	r, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		return fonts{}, fmt.Errorf("load figure font: %w", err)
+	}
+	b, err := opentype.Parse(gobold.TTF)
+	if err != nil {
+		return fonts{}, fmt.Errorf("load figure font: %w", err)
+	}
+	return fonts{regular: r, bold: b}, nil
+}
+
+func (fs fonts) face(bold bool, scale int) (font.Face, error) {
+	f := fs.regular
+	if bold {
+		f = fs.bold
+	}
+	return opentype.NewFace(f, &opentype.FaceOptions{Size: figFontSize * float64(scale), DPI: 72, Hinting: font.HintingFull})
+}
+
+// measure returns the width of s in figure pixels.
+func (fs fonts) measure(s string, bold bool) float64 {
+	face, err := fs.face(bold, 1)
+	if err != nil {
+		return 7 * float64(len([]rune(s)))
+	}
+	defer face.Close()
+	w := font.MeasureString(face, s)
+	// Leave room for browsers' sans-serif fonts, a little wider than Go's.
+	return 1.08 * float64(w) / 64
+}
+
+// fit shortens s with an ellipsis until it is at most width wide.
+func (fs fonts) fit(s string, width float64, bold bool) string {
+	if fs.measure(s, bold) <= width {
+		return s
+	}
+	r := []rune(s)
+	for len(r) > 1 {
+		r = r[:len(r)-1]
+		if t := string(r) + "…"; fs.measure(t, bold) <= width {
+			return t
+		}
+	}
+	return "…"
+}
+
+// Segment names, shown in the legend and in tooltips.
+const (
+	segAF       = "complied, alignment-faking reasoning"
+	segComplied = "complied, no alignment faking"
+	segPlain    = "complied"
+	segRefused  = "refused"
+	segUnparsed = "unparsed"
+)
+
+// tierNames are the bars' labels: the paper's names for the conditions.
+var tierNames = [2]string{"training (free tier)", "unmonitored (paid tier)"}
+
+// layoutFigure lays out rows as the paper's figure.
+func layoutFigure(rows []Row) (figure, error) {
+	fs, err := loadFonts()
+	if err != nil {
+		return figure{}, err
+	}
+	f := figure{W: figWidth}
+	judged := false
+	runs := map[string]bool{}
+	for _, r := range rows {
+		judged = judged || r.Free.Judged > 0 || r.Paid.Judged > 0
+		runs[r.Run] = true
+	}
+
+	// The legend, wrapped to the width.
+	y := float64(figPad)
+	x := float64(figPad)
+	item := func(w float64) {
+		if x+w > figWidth-figPad && x > figPad {
+			x = figPad
+			y += figSwatch + 8
+		}
+	}
+	type entry struct {
+		name  string
+		fill  color.RGBA
+		hatch bool
+	}
+	entries := []entry{{segRefused, colRefused, false}, {segPlain, colComplied, false}}
+	if judged {
+		entries = []entry{{segRefused, colRefused, false}, {segComplied, colComplied, false}, {segAF, colComplied, true}}
+	}
+	entries = append(entries, entry{segUnparsed, colUnparsed, false})
+	for _, e := range entries {
+		w := figSwatch + 6 + fs.measure(e.name, false) + 18
+		item(w)
+		f.rect(x, y, figSwatch, figSwatch, e.fill, e.hatch, e.name)
+		f.text(x+figSwatch+6, y+11, e.name, "start", false, colText)
+		x += w
+	}
+	whiskerLabel := "95% interval of compliance"
+	w := 22 + 6 + fs.measure(whiskerLabel, false)
+	item(w)
+	cy := y + figSwatch/2
+	f.line(x, cy, x+20, cy, 1.5, colWhisker)
+	f.line(x, cy-5, x, cy+5, 1.5, colWhisker)
+	f.line(x+20, cy-5, x+20, cy+5, 1.5, colWhisker)
+	f.text(x+28, y+11, whiskerLabel, "start", false, colText)
+	y += figSwatch + 18
+
+	top := y
+	groupH := float64(figTitleH + 2*figBarH + figBarGap + figGroupGap)
+	axisY := top + groupH*float64(len(rows))
+	if len(rows) == 0 {
+		f.text(figPad, top+14, "no samples yet", "start", false, colMuted)
+		axisY = top + 28
+	}
+	// Grid lines go first, under the bars.
+	ticks := []float64{0, 0.25, 0.5, 0.75, 1}
+	for _, t := range ticks[1:] {
+		gx := figBarX + t*figBarW
+		f.line(gx, top, gx, axisY, 1, colGrid)
+	}
+
+	for _, r := range rows {
+		title := r.Model + " / " + r.Scenario
+		if len(runs) > 1 {
+			title += "  (run " + r.Run + ")"
+		}
+		rowJudged := r.Free.Judged > 0 || r.Paid.Judged > 0
+		if judged && !rowJudged {
+			title += "  · reasoning not judged"
+		}
+		f.text(figPad, y+16, fs.fit(title, figWidth-2*figPad, true), "start", true, colText)
+		by := y + figTitleH
+		for i, t := range []Tier{r.Free, r.Paid} {
+			f.text(figPad+8, by+14, tierNames[i], "start", false, colText)
+			barRow(&f, fs, t, tierNames[i], by, rowJudged)
+			by += figBarH + figBarGap
+		}
+		y += groupH
+	}
+
+	// The axis, below the last group.
+	f.line(figBarX, axisY, figBarX+figBarW, axisY, 1, colAxis)
+	for _, t := range ticks {
+		tx := figBarX + t*figBarW
+		f.line(tx, axisY, tx, axisY+4, 1, colAxis)
+		f.text(tx, axisY+17, fmt.Sprintf("%.0f%%", 100*t), "middle", false, colMuted)
+	}
+	f.text(figBarX+figBarW/2, axisY+35, "share of answered samples (errors are not counted)", "middle", false, colMuted)
+	f.H = int(axisY + 48)
+	return f, nil
+}
+
+// barRow draws one tier's stacked bar, its whisker and its label.
+func barRow(f *figure, fs fonts, t Tier, name string, y float64, judged bool) {
+	if t.N == 0 {
+		f.Shapes = append(f.Shapes, shape{Kind: rectShape, X: figBarX, Y: y, W: figBarW, H: figBarH, Stroke: colAxis, Title: name + ": no answered samples"})
+		f.text(figBarX+figBarW+10, y+14, "no answers", "start", false, colMuted)
+		return
+	}
+	n := float64(t.N)
+	plain := segPlain
+	if judged {
+		plain = segComplied
+	}
+	segs := []struct {
+		name  string
+		k     int
+		fill  color.RGBA
+		hatch bool
+	}{
+		{segAF, t.CompliedAF, colComplied, true},
+		{plain, t.Complied - t.CompliedAF, colComplied, false},
+		{segRefused, t.Refused, colRefused, false},
+		{segUnparsed, t.Unparsed, colUnparsed, false},
+	}
+	x := float64(figBarX)
+	for _, s := range segs {
+		if s.k <= 0 {
+			continue
+		}
+		w := float64(s.k) / n * figBarW
+		f.rect(x, y, w, figBarH, s.fill, s.hatch, fmt.Sprintf("%s: %s %d of %d (%.1f%%)", name, s.name, s.k, t.N, 100*float64(s.k)/n))
+		x += w
+	}
+	// The whisker: the compliance rate's Wilson interval, on the edge
+	// between compliance and the rest.
+	lo, hi := figBarX+t.CI[0]*figBarW, figBarX+t.CI[1]*figBarW
+	cy := y + figBarH/2
+	f.line(lo, cy, hi, cy, 1.5, colWhisker)
+	f.line(lo, cy-5, lo, cy+5, 1.5, colWhisker)
+	f.line(hi, cy-5, hi, cy+5, 1.5, colWhisker)
+	label := fmt.Sprintf("%.1f%% complied, n=%d", 100*t.Rate, t.N)
+	f.text(figBarX+figBarW+10, y+14, fs.fit(label, figWidth-figPad-figBarX-figBarW-10, false), "start", false, colText)
+}
+
+// writeSVG draws f as SVG. A standalone file gets an XML declaration; the
+// HTML report inlines it without one. Every text is escaped here, so the
+// result is safe to inline in HTML.
+func writeSVG(w io.Writer, f figure, standalone bool) error {
+	var b strings.Builder
+	if standalone {
+		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	}
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" class="figure" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="Compliance by tier: refused, complied and alignment-faking reasoning, training versus unmonitored">`+"\n", f.W, f.H, f.W, f.H)
+	// The hatch is two stripes of every 6 pixels, at 45 degrees: the PNG
+	// draws the same.
+	fmt.Fprintf(&b, `<defs><pattern id="probe-af-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="%s"/><rect width="2" height="6" fill="%s"/></pattern></defs>`+"\n", hex(colComplied), hex(colHatch))
+	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", f.W, f.H)
+	fmt.Fprintf(&b, `<g font-family="'DejaVu Sans', 'Helvetica Neue', Helvetica, Arial, sans-serif" font-size="%d">`+"\n", figFontSize)
+	for _, s := range f.Shapes {
+		switch s.Kind {
+		case rectShape:
+			fill := hex(s.Fill)
+			if s.Hatch {
+				fill = "url(#probe-af-hatch)"
+			}
+			if s.Fill.A == 0 && !s.Hatch {
+				fill = "none"
+			}
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"`, num(s.X), num(s.Y), num(s.W), num(s.H), fill)
+			if s.Stroke.A != 0 {
+				fmt.Fprintf(&b, ` stroke="%s"`, hex(s.Stroke))
+			}
+			if s.Title != "" {
+				fmt.Fprintf(&b, `><title>%s</title></rect>`+"\n", esc(s.Title))
+			} else {
+				b.WriteString("/>\n")
+			}
+		case lineShape:
+			fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="%s"/>`+"\n", num(s.X), num(s.Y), num(s.X+s.W), num(s.Y+s.H), hex(s.Stroke), num(s.Width))
+		case textShape:
+			fmt.Fprintf(&b, `<text x="%s" y="%s" fill="%s"`, num(s.X), num(s.Y), hex(s.Fill))
+			if s.Anchor != "start" {
+				fmt.Fprintf(&b, ` text-anchor="%s"`, s.Anchor)
+			}
+			if s.Bold {
+				b.WriteString(` font-weight="bold"`)
+			}
+			fmt.Fprintf(&b, ">%s</text>\n", esc(s.Text))
+		}
+	}
+	b.WriteString("</g>\n</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// esc escapes text for XML and HTML alike.
+func esc(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;").Replace(s)
+}
+
+func hex(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B) }
+
+// num formats a coordinate with at most two decimals, so that the SVG is
+// the same on every platform.
+func num(x float64) string {
+	return strconv.FormatFloat(math.Round(x*100)/100, 'f', -1, 64)
+}
+
+// writePNG draws f as a PNG of PNGScale times its size.
+func writePNG(w io.Writer, f figure) error {
+	const s = PNGScale
+	img := image.NewRGBA(image.Rect(0, 0, f.W*s, f.H*s))
+	draw.Draw(img, img.Bounds(), image.NewUniform(colWhite), image.Point{}, draw.Src)
+	fs, err := loadFonts()
+	if err != nil {
+		return err
+	}
+	faces := map[bool]font.Face{}
+	for _, bold := range []bool{false, true} {
+		face, err := fs.face(bold, s)
+		if err != nil {
+			return fmt.Errorf("load figure font: %w", err)
+		}
+		defer face.Close()
+		faces[bold] = face
+	}
+	px := func(v float64) int { return int(math.Round(v * s)) }
+	for _, sh := range f.Shapes {
+		switch sh.Kind {
+		case rectShape:
+			r := image.Rect(px(sh.X), px(sh.Y), px(sh.X+sh.W), px(sh.Y+sh.H))
+			if sh.Fill.A != 0 {
+				draw.Draw(img, r, image.NewUniform(sh.Fill), image.Point{}, draw.Src)
+			}
+			if sh.Hatch {
+				hatch(img, r)
+			}
+			if sh.Stroke.A != 0 {
+				outline(img, r, sh.Stroke)
+			}
+		case lineShape:
+			// Lines are horizontal or vertical: a thin rectangle.
+			half := math.Max(sh.Width*s/2, 0.5)
+			x1, y1, x2, y2 := sh.X*s, sh.Y*s, (sh.X+sh.W)*s, (sh.Y+sh.H)*s
+			r := image.Rect(int(math.Round(math.Min(x1, x2)-half)), int(math.Round(math.Min(y1, y2)-half)), int(math.Round(math.Max(x1, x2)+half)), int(math.Round(math.Max(y1, y2)+half)))
+			draw.Draw(img, r, image.NewUniform(sh.Stroke), image.Point{}, draw.Over)
+		case textShape:
+			face := faces[sh.Bold]
+			adv := font.MeasureString(face, sh.Text)
+			x := fixed.Int26_6(math.Round(sh.X * s * 64))
+			switch sh.Anchor {
+			case "middle":
+				x -= adv / 2
+			case "end":
+				x -= adv
+			}
+			d := font.Drawer{Dst: img, Src: image.NewUniform(sh.Fill), Face: face, Dot: fixed.Point26_6{X: x, Y: fixed.I(px(sh.Y))}}
+			d.DrawString(sh.Text)
+		}
+	}
+	return png.Encode(w, img)
+}
+
+// hatch draws the SVG pattern's stripes over r: a stripe 2 of every 6
+// pixels wide, measured across the stripes, at 45 degrees.
+func hatch(img *image.RGBA, r image.Rectangle) {
+	period := 6 * math.Sqrt2 * PNGScale
+	width := 2 * math.Sqrt2 * PNGScale
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if math.Mod(float64(x+y), period) < width {
+				img.SetRGBA(x, y, colHatch)
+			}
+		}
+	}
+}
+
+func outline(img *image.RGBA, r image.Rectangle, c color.RGBA) {
+	u := image.NewUniform(c)
+	draw.Draw(img, image.Rect(r.Min.X, r.Min.Y, r.Max.X, r.Min.Y+PNGScale), u, image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(r.Min.X, r.Max.Y-PNGScale, r.Max.X, r.Max.Y), u, image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(r.Min.X, r.Min.Y, r.Min.X+PNGScale, r.Max.Y), u, image.Point{}, draw.Src)
+	draw.Draw(img, image.Rect(r.Max.X-PNGScale, r.Min.Y, r.Max.X, r.Max.Y), u, image.Point{}, draw.Src)
+}
+
+// PlotFormats lists the figure formats WriteFigure knows.
+var PlotFormats = []string{"svg", "png"}
+
+// WriteFigure draws the figure of rows as a standalone SVG or a PNG.
+func WriteFigure(w io.Writer, rows []Row, format string) error {
+	f, err := layoutFigure(rows)
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "svg":
+		return writeSVG(w, f, true)
+	case "png":
+		return writePNG(w, f)
+	}
+	return fmt.Errorf("unknown figure format %q (want one of %s)", format, strings.Join(PlotFormats, ", "))
+}
