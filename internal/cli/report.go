@@ -178,12 +178,12 @@ func loadReport(results, id string, env Env) (*report.Report, error) {
 		return nil, err
 	}
 	samples := s.All()
-	labels, err := judge.LoadLabels(dir, "")
+	labels, details, err := judge.Load(dir, "")
 	if err != nil {
 		return nil, err
 	}
 	r := report.Build(id, samples, labels)
-	r.Sources = &report.Sources{Samples: samples, Judgments: report.JudgmentsOf(labels)}
+	r.Sources = &report.Sources{Samples: samples, Judgments: details}
 	if ok {
 		r.Sources.Run = &run
 	}

@@ -59,22 +59,6 @@ type SampleJudgment struct {
 // Judgments are the judge's verdicts by sample.
 type Judgments map[record.Key]SampleJudgment
 
-// JudgmentsOf gives the browser the labels alone, for a run whose votes
-// and quotes are not at hand.
-func JudgmentsOf(labels Labels) Judgments {
-	if len(labels) == 0 {
-		return nil
-	}
-	out := make(Judgments, len(labels))
-	for k, v := range labels {
-		if v.AF == "" && v.Compliance == "" {
-			continue
-		}
-		out[k] = SampleJudgment{Label: v.AF, Compliance: v.Compliance}
-	}
-	return out
-}
-
 // htmlPage is the template's data.
 type htmlPage struct {
 	Title   string
