@@ -8,4 +8,6 @@
 // supersedes an earlier one; only error records are ever superseded, when a
 // resumed run retries them. A torn last line (the process killed while
 // writing) is detected and ignored, and cut off before the next append.
+// judgments.jsonl, the judge stage's log, follows the same rules with its
+// own record type, Judgment. run.json describes the run as a whole.
 package record
