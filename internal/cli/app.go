@@ -207,6 +207,38 @@ func loadScenarios(src prompt.Source, names []string) ([]*prompt.Scenario, error
 	return out, nil
 }
 
+// inputs are what the plan stage reads: the configuration, the models
+// and scenarios selected, and the data set.
+type inputs struct {
+	cfg       *config.Config
+	models    []config.Model
+	scenarios []*prompt.Scenario
+	data      *dataset.Set
+}
+
+// loadInputs reads and checks the plan's inputs for run and check, before
+// any server is asked anything.
+func loadInputs(configFile string, models, scenarios []string, promptsDir, dataFile string) (*inputs, error) {
+	cfg, err := loadConfig(configFile)
+	if err != nil {
+		return nil, err
+	}
+	in := &inputs{cfg: cfg}
+	if in.models, err = selectModels(cfg, models); err != nil {
+		return nil, err
+	}
+	if len(scenarios) == 0 {
+		scenarios = cfg.Scenarios
+	}
+	if in.scenarios, err = loadScenarios(prompt.Source{Dir: promptsDir}, scenarios); err != nil {
+		return nil, err
+	}
+	if in.data, err = loadDataset(dataFile); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
 func loadDataset(path string) (*dataset.Set, error) {
 	if path == "" {
 		return dataset.Builtin()

@@ -64,27 +64,12 @@ var ErrCheckFailed = errors.New("check failed")
 // Check is probe check.
 func Check(ctx context.Context, o CheckOptions, env Env) error {
 	w := env.Stdout
-	cfg, err := loadConfig(o.Config)
+	in, err := loadInputs(o.Config, o.Models, o.Scenarios, o.Prompts, o.Data)
 	if err != nil {
 		return err
 	}
+	cfg, models, scenarios, data := in.cfg, in.models, in.scenarios, in.data
 	fmt.Fprintf(w, "ok    configuration %s: %d models, judge %s\n", cfg.File, len(cfg.Models), orNone(cfg.Judge.Model))
-	models, err := selectModels(cfg, o.Models)
-	if err != nil {
-		return err
-	}
-	names := o.Scenarios
-	if len(names) == 0 {
-		names = cfg.Scenarios
-	}
-	scenarios, err := loadScenarios(promptSource(o.Prompts), names)
-	if err != nil {
-		return err
-	}
-	data, err := loadDataset(o.Data)
-	if err != nil {
-		return err
-	}
 	client := env.NewClient(o.Host, cfg.Host)
 	version, err := client.Version(ctx)
 	if err != nil {
@@ -164,8 +149,6 @@ func modelTags(ms []config.Model) []string {
 	}
 	return out
 }
-
-func promptSource(dir string) prompt.Source { return prompt.Source{Dir: dir} }
 
 // ensureModels checks that the server has each tag, pulling missing ones
 // when pull is set. Each missing model is reported on w; the error returned

@@ -86,26 +86,11 @@ var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Run is probe run.
 func Run(ctx context.Context, o RunOptions, env Env) error {
-	cfg, err := loadConfig(o.Config)
+	in, err := loadInputs(o.Config, o.Models, o.Scenarios, o.Prompts, o.Data)
 	if err != nil {
 		return err
 	}
-	models, err := selectModels(cfg, o.Models)
-	if err != nil {
-		return err
-	}
-	names := o.Scenarios
-	if len(names) == 0 {
-		names = cfg.Scenarios
-	}
-	scenarios, err := loadScenarios(promptSource(o.Prompts), names)
-	if err != nil {
-		return err
-	}
-	data, err := loadDataset(o.Data)
-	if err != nil {
-		return err
-	}
+	cfg, models, scenarios, data := in.cfg, in.models, in.scenarios, in.data
 	if o.Limit < 0 {
 		return usage(fmt.Errorf("--limit must not be negative"))
 	}
