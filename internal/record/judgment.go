@@ -1,7 +1,6 @@
 package record
 
 import (
-	"fmt"
 	"path/filepath"
 	"sort"
 	"time"
@@ -129,7 +128,7 @@ func (j *Judgment) SampleKey() Key {
 }
 
 // Key returns the judgment's key.
-func (j *Judgment) Key() JudgmentKey {
+func (j Judgment) Key() JudgmentKey {
 	return JudgmentKey{Sample: j.SampleKey(), Kind: j.Kind, Judge: j.Judge, PromptSHA256: j.PromptSHA256}
 }
 
@@ -143,51 +142,14 @@ func (j *Judgment) Settled() bool {
 // Judgments is the state of a run's judgments.jsonl: the latest line for
 // each key, in the order keys first appeared.
 type Judgments struct {
-	byKey map[JudgmentKey]int
-	list  []Judgment
-	// Lines is how many records the file held, superseded ones included.
-	Lines int
-	// Torn is set when the file ended in a torn line, which was ignored.
-	Torn bool
+	Log[JudgmentKey, Judgment]
 }
 
 // ReadJudgments reads dir's judgments.jsonl; a missing file reads as empty.
 func ReadJudgments(dir string) (*Judgments, error) {
-	js := &Judgments{byKey: map[JudgmentKey]int{}}
-	path := filepath.Join(dir, JudgmentsFile)
-	torn, err := ReadJSONL(path, func(_ int, r Judgment) error {
-		if r.V > JudgmentVersion {
-			return fmt.Errorf("judgment format v%d is newer than this probe reads (v%d); upgrade probe", r.V, JudgmentVersion)
-		}
-		js.Add(r)
-		return nil
-	})
-	js.Torn = torn
+	js := &Judgments{}
+	err := readLog(&js.Log, filepath.Join(dir, JudgmentsFile), "judgment", JudgmentVersion, func(r Judgment) int { return r.V })
 	return js, err
-}
-
-// Add records r, superseding an earlier line with the same key.
-func (js *Judgments) Add(r Judgment) {
-	if js.byKey == nil {
-		js.byKey = map[JudgmentKey]int{}
-	}
-	js.Lines++
-	k := r.Key()
-	if i, ok := js.byKey[k]; ok {
-		js.list[i] = r
-		return
-	}
-	js.byKey[k] = len(js.list)
-	js.list = append(js.list, r)
-}
-
-// Get returns the latest line for k.
-func (js *Judgments) Get(k JudgmentKey) (Judgment, bool) {
-	i, ok := js.byKey[k]
-	if !ok {
-		return Judgment{}, false
-	}
-	return js.list[i], true
 }
 
 // Settled reports whether k has a final verdict, which classify skips.
@@ -198,12 +160,7 @@ func (js *Judgments) Settled(k JudgmentKey) bool {
 
 // All returns the latest line of every key in file order of first
 // appearance.
-func (js *Judgments) All() []Judgment {
-	return append([]Judgment(nil), js.list...)
-}
-
-// Len is the number of distinct keys.
-func (js *Judgments) Len() int { return len(js.list) }
+func (js *Judgments) All() []Judgment { return js.records() }
 
 // Judges lists the (judge, prompt hash) pairs of a kind present in the
 // file, the most recently written first, so a reader can pick the newest.

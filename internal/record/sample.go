@@ -95,7 +95,7 @@ func (k Key) String() string {
 }
 
 // Key returns the sample's key.
-func (s *Sample) Key() Key {
+func (s Sample) Key() Key {
 	return Key{Model: s.Model, Scenario: s.Scenario, QueryID: s.QueryID, Tier: s.Tier, Sample: s.Sample}
 }
 
