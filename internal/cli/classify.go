@@ -157,7 +157,7 @@ func classifyRun(ctx context.Context, dir string, j *judge.Judge, kinds []record
 			}
 		}
 		if res.Attempts > res.Votes {
-			fmt.Fprintf(env.Stderr, "probe: %d of %d votes took more than one request (an answer did not fit the schema, or the request failed)\n", res.Attempts-res.Votes, res.Votes)
+			fmt.Fprintf(env.Stderr, "probe: %d votes took %d extra requests (answers that did not fit the schema, or failed requests, were asked again)\n", res.Votes, res.Attempts-res.Votes)
 		}
 	}
 	if err != nil {
