@@ -108,4 +108,8 @@ func TestWriteRunIsAtomic(t *testing.T) {
 	if len(entries) != 1 {
 		t.Errorf("temporary files left behind: %v", entries)
 	}
+	st, err := os.Stat(filepath.Join(dir, RunFile))
+	if err != nil || st.Mode().Perm() != 0o644 {
+		t.Errorf("run.json mode = %v, %v; want 0644 like any output file", st.Mode().Perm(), err)
+	}
 }
