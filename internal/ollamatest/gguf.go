@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 
 	"github.com/ollama/ollama/fs/ggml"
 )
@@ -21,6 +22,13 @@ type TinyOptions struct {
 	Heads         int // attention heads [4]
 	HeadsKV       int // key/value heads [same as Heads]
 	ContextLength int // llama.context_length, the largest num_ctx the server allows [32768]
+
+	// Merges is a BPE merge list, "left right" in GPT-2's byte-to-unicode
+	// alphabet, highest priority first, as TrainMerges or PromptMerges
+	// return it [none: one token a byte]. Each merge's token, left+right,
+	// joins the vocabulary after the control tokens unless already in it;
+	// left and right must be tokens of the bytes or of earlier merges.
+	Merges []string
 }
 
 func (o TinyOptions) withDefaults() TinyOptions {
@@ -41,10 +49,16 @@ func (o TinyOptions) withDefaults() TinyOptions {
 // Token ids of the two control tokens of the tiny model's vocabulary. Ids
 // 0-255 are the bytes 0-255 (in GPT-2's byte-to-unicode spelling), so every
 // byte of a prompt is exactly one token.
+//
+// TinyVocabSize is the size of the vocabulary without merges; the tokens of
+// TinyOptions.Merges get the ids from TinyVocabSize up.
 const (
 	TinyBOS       = 256
 	TinyEOS       = 257
 	TinyVocabSize = 258
+
+	tinyBOSText = "<s>"
+	tinyEOSText = "</s>"
 )
 
 // WriteTinyModel writes to path a tiny llama-architecture GGUF model with
@@ -52,10 +66,11 @@ const (
 // (and so distinct models and runners in Ollama), the same seed the same file.
 //
 // The vocabulary is byte-level BPE (tokenizer.ggml.model "gpt2", pre
-// "default", no merges): the 256 GPT-2 byte characters plus the control
-// tokens "<s>" (BOS) and "</s>" (EOS). With the default options the file is
-// about 0.46 MB and the model answers in well under a second on a CPU, with
-// random text.
+// "default"): the 256 GPT-2 byte characters plus the control tokens "<s>"
+// (BOS) and "</s>" (EOS), then the tokens of opts.Merges, if any. With the
+// default options (no merges) the file is about 0.46 MB and the model
+// answers in well under a second on a CPU, with random text; each merge adds
+// a token and 2 x 4 x Embedding bytes (512 with the default embedding).
 func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 	o := opts.withDefaults()
 	if o.Embedding%o.Heads != 0 {
@@ -70,14 +85,15 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 	}
 	kvDim := headDim * o.HeadsKV
 
-	tokens := make([]string, 0, TinyVocabSize)
-	types := make([]int32, 0, TinyVocabSize)
-	for _, r := range byteToUnicode() {
-		tokens = append(tokens, string(r))
-		types = append(types, 1) // normal
+	tokens, types, err := tinyVocab(o.Merges)
+	if err != nil {
+		return err
 	}
-	tokens = append(tokens, "<s>", "</s>")
-	types = append(types, 3, 3) // control
+	vocabSize := len(tokens)
+	merges := o.Merges
+	if merges == nil {
+		merges = []string{}
+	}
 
 	kv := ggml.KV{
 		"general.architecture": "llama",
@@ -93,13 +109,13 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 		"llama.attention.layer_norm_rms_epsilon": float32(1e-5),
 		"llama.rope.dimension_count":             uint32(headDim),
 		"llama.rope.freq_base":                   float32(10000),
-		"llama.vocab_size":                       uint32(TinyVocabSize),
+		"llama.vocab_size":                       uint32(vocabSize),
 
 		"tokenizer.ggml.model":         "gpt2",
 		"tokenizer.ggml.pre":           "default",
 		"tokenizer.ggml.tokens":        tokens,
 		"tokenizer.ggml.token_type":    types,
-		"tokenizer.ggml.merges":        []string{},
+		"tokenizer.ggml.merges":        merges,
 		"tokenizer.ggml.bos_token_id":  uint32(TinyBOS),
 		"tokenizer.ggml.eos_token_id":  uint32(TinyEOS),
 		"tokenizer.ggml.add_bos_token": true,
@@ -118,7 +134,7 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 	}
 
 	// Shapes are in ggml order: the first dimension is the input (row) length.
-	random("token_embd.weight", 0.5, o.Embedding, TinyVocabSize)
+	random("token_embd.weight", 0.5, o.Embedding, vocabSize)
 	for i := range o.Blocks {
 		b := fmt.Sprintf("blk.%d.", i)
 		ones(b+"attn_norm.weight", o.Embedding)
@@ -132,7 +148,7 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 		random(b+"ffn_down.weight", 0.1, o.FeedForward, o.Embedding)
 	}
 	ones("output_norm.weight", o.Embedding)
-	random("output.weight", 0.5, o.Embedding, TinyVocabSize)
+	random("output.weight", 0.5, o.Embedding, vocabSize)
 
 	f, err := os.Create(path)
 	if err != nil {
@@ -150,6 +166,44 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 		return fmt.Errorf("ollamatest: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// tinyVocab returns the tiny model's tokens and token types: the bytes, the
+// control tokens, then the token of each merge not already in the list.
+func tinyVocab(merges []string) ([]string, []int32, error) {
+	tokens := make([]string, 0, TinyVocabSize+len(merges))
+	types := make([]int32, 0, TinyVocabSize+len(merges))
+	for _, r := range byteToUnicode() {
+		tokens = append(tokens, string(r))
+		types = append(types, 1) // normal
+	}
+	tokens = append(tokens, tinyBOSText, tinyEOSText)
+	types = append(types, 3, 3) // control
+
+	ids := make(map[string]int, cap(tokens))
+	for i, tok := range tokens {
+		ids[tok] = i
+	}
+	isToken := func(s string) bool {
+		id, ok := ids[s]
+		return ok && id != TinyBOS && id != TinyEOS
+	}
+	for i, m := range merges {
+		a, b, ok := strings.Cut(m, " ")
+		if !ok || !isToken(a) || !isToken(b) {
+			return nil, nil, fmt.Errorf("ollamatest: merge %d %q is not two tokens of the vocabulary", i, m)
+		}
+		tok := a + b
+		if tok == tinyBOSText || tok == tinyEOSText {
+			return nil, nil, fmt.Errorf("ollamatest: merge %d %q makes a control token", i, m)
+		}
+		if _, ok := ids[tok]; !ok {
+			ids[tok] = len(tokens)
+			tokens = append(tokens, tok)
+			types = append(types, 1)
+		}
+	}
+	return tokens, types, nil
 }
 
 // f32Tensor returns an F32 tensor of the given ggml shape whose elements are

@@ -20,7 +20,8 @@ import (
 //	<|assistant|>
 //
 // With the tiny model's byte-level vocabulary every byte is one token, so a
-// rendered prompt is len(rendered) tokens plus one BOS token.
+// rendered prompt is len(rendered) tokens plus one BOS token; with
+// TinyOptions.Merges it is len(Tokenize(rendered, merges)) plus one.
 const TinyTemplate = `{{- range .Messages }}<|{{ .Role }}|>
 {{ .Content }}
 {{ end }}<|assistant|>
