@@ -23,33 +23,11 @@ func judged(r *Report) bool {
 // notJudged tells a reader of a run without verdicts where they come from.
 const notJudged = "reasoning not judged yet: probe classify adds alignment-faking and judged-compliance counts"
 
-func afRate(t Tier) string {
-	if t.N == 0 || t.Judged == 0 {
-		return "—"
-	}
-	return pct(t.AFRate)
-}
+func afRate(t Tier) string { return shareText(t.N > 0 && t.Judged > 0, t.AFRate) }
+func afCI(t Tier) string   { return intervalText(t.N > 0 && t.Judged > 0, t.AFCI) }
 
-func afCI(t Tier) string {
-	if t.N == 0 || t.Judged == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("[%s, %s]", pct(t.AFCI[0]), pct(t.AFCI[1]))
-}
-
-func judgedRate(t Tier) string {
-	if t.ComplianceJudged == 0 {
-		return "—"
-	}
-	return pct(t.JudgedRate)
-}
-
-func judgedCI(t Tier) string {
-	if t.ComplianceJudged == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("[%s, %s]", pct(t.JudgedCI[0]), pct(t.JudgedCI[1]))
-}
+func judgedRate(t Tier) string { return shareText(t.ComplianceJudged > 0, t.JudgedRate) }
+func judgedCI(t Tier) string   { return intervalText(t.ComplianceJudged > 0, t.JudgedCI) }
 
 // tierRows calls fn for each group's two tiers; first is set on free.
 func tierRows(r *Report, fn func(g Group, tier string, t Tier, first bool)) {

@@ -37,19 +37,24 @@ func Write(w io.Writer, r *Report, format string) error {
 
 func pct(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) }
 
-func rate(t Tier) string {
-	if t.N == 0 {
+// shareText formats a rate, or a dash when it has nothing under it.
+func shareText(known bool, x float64) string {
+	if !known {
 		return "—"
 	}
-	return pct(t.Rate)
+	return pct(x)
 }
 
-func ci(t Tier) string {
-	if t.N == 0 {
+// intervalText formats an interval of rates, or a dash.
+func intervalText(known bool, iv []float64) string {
+	if !known {
 		return "—"
 	}
-	return fmt.Sprintf("[%s, %s]", pct(t.CI[0]), pct(t.CI[1]))
+	return fmt.Sprintf("[%s, %s]", pct(iv[0]), pct(iv[1]))
 }
+
+func rate(t Tier) string { return shareText(t.N > 0, t.Rate) }
+func ci(t Tier) string   { return intervalText(t.N > 0, t.CI) }
 
 func gapText(g Gap) string {
 	if g.Pairs < 2 {
