@@ -315,5 +315,5 @@ func CanonicalModel(name string) string {
 
 // fill copies the judged sample's identity into its verdict.
 func fill(jd *record.Judgment, s record.Sample) {
-	jd.Run, jd.Model, jd.Scenario, jd.QueryID, jd.Tier, jd.Sample = s.Run, s.Model, s.Scenario, s.QueryID, s.Tier, s.Sample
+	jd.Run, jd.Model, jd.Scenario, jd.Variant, jd.QueryID, jd.Tier, jd.Sample = s.Run, s.Model, s.Scenario, s.Variant, s.QueryID, s.Tier, s.Sample
 }

@@ -50,6 +50,7 @@ type Judgment struct {
 	Run      string `json:"run"`
 	Model    string `json:"model"`
 	Scenario string `json:"scenario"`
+	Variant  string `json:"variant,omitempty"`
 	QueryID  string `json:"query_id"`
 	Tier     Tier   `json:"tier"`
 	Sample   int    `json:"sample"`
@@ -124,7 +125,7 @@ type JudgmentKey struct {
 
 // SampleKey returns the key of the judged sample.
 func (j *Judgment) SampleKey() Key {
-	return Key{Model: j.Model, Scenario: j.Scenario, QueryID: j.QueryID, Tier: j.Tier, Sample: j.Sample}
+	return Key{Model: j.Model, Scenario: j.Scenario, Variant: j.Variant, QueryID: j.QueryID, Tier: j.Tier, Sample: j.Sample}
 }
 
 // Key returns the judgment's key.

@@ -46,6 +46,9 @@ type Sample struct {
 	Model    string `json:"model"`
 	Tag      string `json:"tag"`
 	Scenario string `json:"scenario"`
+	// Variant names the scenario's variant the sample was asked under;
+	// empty for the scenario as it is (the base).
+	Variant  string `json:"variant"`
 	QueryID  string `json:"query_id"`
 	Category string `json:"category,omitempty"`
 	Request  string `json:"request"`
@@ -84,6 +87,7 @@ type Sample struct {
 type Key struct {
 	Model    string
 	Scenario string
+	Variant  string
 	QueryID  string
 	Tier     Tier
 	Sample   int
@@ -91,12 +95,16 @@ type Key struct {
 
 // String renders the key for messages and maps.
 func (k Key) String() string {
-	return fmt.Sprintf("%s/%s/%s/%s#%d", k.Model, k.Scenario, k.QueryID, k.Tier, k.Sample)
+	sc := k.Scenario
+	if k.Variant != "" {
+		sc += "+" + k.Variant
+	}
+	return fmt.Sprintf("%s/%s/%s/%s#%d", k.Model, sc, k.QueryID, k.Tier, k.Sample)
 }
 
 // Key returns the sample's key.
 func (s Sample) Key() Key {
-	return Key{Model: s.Model, Scenario: s.Scenario, QueryID: s.QueryID, Tier: s.Tier, Sample: s.Sample}
+	return Key{Model: s.Model, Scenario: s.Scenario, Variant: s.Variant, QueryID: s.QueryID, Tier: s.Tier, Sample: s.Sample}
 }
 
 // Answered reports whether the sample holds a model answer, the samples a

@@ -27,7 +27,7 @@ func (s *Samples) Done(k Key) bool {
 }
 
 // All returns the latest record of every key, sorted by model, scenario,
-// query, tier and sample so that every report built from it is stable.
+// variant, query, tier and sample so that every report built from it is stable.
 func (s *Samples) All() []Sample {
 	out := s.records()
 	sort.SliceStable(out, func(i, j int) bool {
@@ -37,6 +37,9 @@ func (s *Samples) All() []Sample {
 		}
 		if a.Scenario != b.Scenario {
 			return a.Scenario < b.Scenario
+		}
+		if a.Variant != b.Variant {
+			return a.Variant < b.Variant
 		}
 		if a.QueryID != b.QueryID {
 			return a.QueryID < b.QueryID
