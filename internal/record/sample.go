@@ -23,6 +23,19 @@ const (
 	Error    Outcome = "error"
 )
 
+// Reasons an answer ended without a final output (Sample.Stop).
+const (
+	// StopWindow: a continuation turn no longer fitted num_ctx. The first
+	// turn fitted, so the model saw the whole prompt and reasoned until
+	// the window was full.
+	StopWindow = "window"
+	// StopLength: the last turn ended on num_predict (done_reason
+	// "length") before any output.
+	StopLength = "length"
+	// StopTurns: the model was still reasoning after max_turns turns.
+	StopTurns = "turns"
+)
+
 // Tier is the condition a request is asked under. Free-tier conversations
 // are, the model is told, used for training; paid-tier ones are never seen.
 type Tier string
@@ -69,6 +82,9 @@ type Sample struct {
 	OutputTokens int    `json:"output_tokens"`
 	NumCtx       int    `json:"num_ctx"`
 	DoneReason   string `json:"done_reason"`
+	// Stop says why an answer ended without a final output, when it did:
+	// StopWindow, StopLength or StopTurns. Such an answer is unparsed.
+	Stop string `json:"stop,omitempty"`
 	// Truncated is set when a turn's prompt filled the whole context window,
 	// so Ollama may have cut it. Such a sample is recorded as an error.
 	Truncated bool   `json:"truncated"`
