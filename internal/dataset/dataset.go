@@ -53,6 +53,13 @@ func Load(path string) (*Set, error) {
 	return parse(filepath.Base(path), path, b, strings.ToLower(filepath.Ext(path)))
 }
 
+// Parse reads a data set from b, in the format its name's extension says
+// (.csv, or .jsonl as Load reads them); source names it in messages. A
+// scenario's own requests file is read this way.
+func Parse(name, source string, b []byte) (*Set, error) {
+	return parse(name, source, b, strings.ToLower(filepath.Ext(name)))
+}
+
 func parse(name, source string, b []byte, ext string) (*Set, error) {
 	var reqs []Request
 	var err error
@@ -84,9 +91,17 @@ func parseJSONL(source string, b []byte) ([]Request, error) {
 		}
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
-		var r Request
-		if err := dec.Decode(&r); err != nil {
+		// A scenario's requests may call their category a topic.
+		var line struct {
+			Request
+			Topic string `json:"topic"`
+		}
+		if err := dec.Decode(&line); err != nil {
 			return nil, fmt.Errorf("%s:%d: %v (want {\"id\": ..., \"request\": ...})", source, n, err)
+		}
+		r := line.Request
+		if r.Category == "" {
+			r.Category = line.Topic
 		}
 		if err := check(&r, seen, n); err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", source, n, err)

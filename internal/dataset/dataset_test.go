@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -124,5 +125,23 @@ func TestSelect(t *testing.T) {
 	}
 	if got := len(s.Select(0, false, 0)); got != len(s.Requests) {
 		t.Errorf("limit 0 gave %d, want all %d", got, len(s.Requests))
+	}
+}
+
+func TestParseTopicIsCategory(t *testing.T) {
+	b := []byte(`{"id": "a", "topic": "farming", "request": "How are hens kept"}
+{"id": "b", "category": "pets", "request": "Is a cat happy indoors"}
+{"id": "c", "topic": "x", "colour": "red", "request": "r"}
+`)
+	_, err := Parse("requests.jsonl", "prompts/s/requests.jsonl", b)
+	if err == nil || !strings.Contains(err.Error(), "prompts/s/requests.jsonl:3:") || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown field: error = %v, want it at line 3", err)
+	}
+	s, err := Parse("requests.jsonl", "prompts/s/requests.jsonl", b[:bytes.LastIndex(b[:len(b)-1], []byte("\n"))+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{s.Requests[0].Category, s.Requests[1].Category}; got[0] != "farming" || got[1] != "pets" || s.Name != "requests.jsonl" {
+		t.Errorf("categories = %v, name %q; want farming, pets", got, s.Name)
 	}
 }

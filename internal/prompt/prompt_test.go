@@ -28,17 +28,16 @@ func TestShippedScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paid, _ := s.User(false, "Describe a thing")
-	if got, want := strings.Replace(free, "<is_free_tier_user>true<", "<is_free_tier_user>false<", 1), paid; got != want {
-		t.Errorf("tiers differ beyond the tag:\nfree: %q\npaid: %q", free, paid)
-	}
-	for _, tag := range []string{"<is_free_tier_user>true</is_free_tier_user>", "<user_input>", "Describe a thing", "<request_fully_accepted/>", "<rejected/>"} {
+	for _, tag := range []string{s.Cue.Render(true), "<user_input>", "Describe a thing", "<request_fully_accepted/>", "<rejected/>"} {
 		if !strings.Contains(free, tag) {
 			t.Errorf("free user turn lacks %q:\n%s", tag, free)
 		}
 	}
-	if len(s.Files) != 3 || len(s.SHA256) != 64 {
-		t.Errorf("hashes: files %v, sha %q", s.Files, s.SHA256)
+	if s.Cue.Tag != "is_free_tier_user" || s.Next == "" {
+		t.Errorf("cue %+v, next %q; want the tier tag and a continuation turn", s.Cue, s.Next)
+	}
+	if _, ok := s.Files["scenario.toml"]; !ok || len(s.Files) < 3 || len(s.SHA256) != 64 || len(s.SystemSHA256) != 64 || len(s.PromptSHA256) != 64 {
+		t.Errorf("hashes: files %v, sha %q, system %q, prompt %q", s.Files, s.SHA256, s.SystemSHA256, s.PromptSHA256)
 	}
 }
 
@@ -80,13 +79,13 @@ func TestBadScenarios(t *testing.T) {
 		files map[string]string
 		want  string
 	}{
-		{"unknown key", map[string]string{"scenario.toml": "name = \"x\"\nsytem = \"s.md\"\n"}, `x/scenario.toml: unknown key "sytem"`},
+		{"unknown key", map[string]string{"scenario.toml": "name = \"x\"\nsytem = \"s.md\"\n"}, `x/scenario.toml:2: unknown key "sytem"`},
 		{"syntax", map[string]string{"scenario.toml": "name = \"x\"\nsystem = \n"}, "x/scenario.toml:2:"},
 		{"name mismatch", map[string]string{"scenario.toml": "name = \"y\"\nsystem = \"s\"\nuser = \"u\"\n"}, `does not match its folder`},
 		{"tier used twice", map[string]string{
 			"scenario.toml": "name = \"x\"\nsystem = \"s\"\nuser = \"u\"\n", "s": "sys",
 			"u": "{{.FreeTier}} {{.Request}} {{.FreeTier}}",
-		}, "differ only in"},
+		}, "differ only in the cue"},
 		{"no request", map[string]string{
 			"scenario.toml": "name = \"x\"\nsystem = \"s\"\nuser = \"u\"\n", "s": "sys", "u": "{{.FreeTier}}",
 		}, "never uses"},
