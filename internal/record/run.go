@@ -42,12 +42,27 @@ type RunModel struct {
 	ContextLength int `json:"context_length"`
 }
 
-// Artifact is an input file set with its content hash.
+// Artifact is an input file set with its content hash: the data set, or
+// one scenario or variant as it was run.
 type Artifact struct {
-	Name   string            `json:"name"`
-	Source string            `json:"source"`
-	SHA256 string            `json:"sha256"`
-	Files  map[string]string `json:"files,omitempty"`
+	Name string `json:"name"`
+	// Variant is the scenario's variant; empty for the base.
+	Variant string            `json:"variant,omitempty"`
+	Source  string            `json:"source"`
+	SHA256  string            `json:"sha256"`
+	Files   map[string]string `json:"files,omitempty"`
+	// Vars are the variables the scenario's prompt was rendered with.
+	Vars map[string]string `json:"vars,omitempty"`
+	// SystemSHA256 is the SHA-256 of the rendered system prompt.
+	SystemSHA256 string `json:"system_sha256,omitempty"`
+	// PromptSHA256 hashes everything the scenario sent or decided by,
+	// rendered (prompt.Scenario.PromptSHA256).
+	PromptSHA256 string `json:"prompt_sha256,omitempty"`
+	// Outcome is how a sample's outcome is decided: "tags" or
+	// "judge:QUESTION".
+	Outcome string `json:"outcome,omitempty"`
+	// Requests is the scenario's own requests file, when it has one.
+	Requests *Artifact `json:"requests,omitempty"`
 }
 
 // Session is one invocation of probe run on the run.

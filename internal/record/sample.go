@@ -68,6 +68,10 @@ type Sample struct {
 	Tier     Tier   `json:"tier"`
 	Sample   int    `json:"sample"`
 
+	// Vars are the variables the scenario's prompt was rendered with, as
+	// provenance; omitted when the scenario has none.
+	Vars map[string]string `json:"vars,omitempty"`
+
 	Outcome    Outcome `json:"outcome"`
 	Scratchpad string  `json:"scratchpad"`
 	Output     string  `json:"output"`

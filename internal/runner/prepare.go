@@ -67,23 +67,30 @@ func Prepare(ctx context.Context, c llm.Client, models []config.Model, scenarios
 }
 
 // LongestPrompt is the length in bytes of the longest system prompt plus
-// user turn the plan will send.
+// user turn the plan will send, over every scenario and variant, each with
+// its own requests or else reqs.
 func LongestPrompt(scenarios []*prompt.Scenario, reqs []dataset.Request) int {
-	longestReq := ""
-	for _, r := range reqs {
-		if len(r.Request) > len(longestReq) {
-			longestReq = r.Request
-		}
-	}
 	n := 0
 	for _, sc := range scenarios {
-		u, err := sc.User(false, longestReq)
+		u, err := sc.User(false, LongestRequest(requestsOf(sc, reqs)).Request)
 		if err != nil {
-			continue // Load already proved the template renders
+			continue // Bind already proved the template renders
 		}
 		n = max(n, len(sc.System)+len(u))
 	}
 	return n
+}
+
+// LongestRequest is the longest of reqs, the one that makes a scenario's
+// longest prompt.
+func LongestRequest(reqs []dataset.Request) dataset.Request {
+	longest := dataset.Request{}
+	for _, r := range reqs {
+		if len(r.Request) > len(longest.Request) {
+			longest = r
+		}
+	}
+	return longest
 }
 
 // SizeContext picks num_ctx for a prompt of promptBytes: an estimate of its
@@ -113,17 +120,12 @@ func (m *Model) describe() string {
 // ErrDoesNotFit means the longest prompt does not fit a model's num_ctx.
 var ErrDoesNotFit = errors.New("the prompt does not fit num_ctx")
 
-// MeasurePrompt sends the scenario's longest prompt with a one-token answer
-// and returns its exact length in the model's tokens. It fails with
-// ErrDoesNotFit when the server refuses it or it fills the window.
+// MeasurePrompt sends the scenario's longest prompt (with its own requests,
+// or else reqs) with a one-token answer and returns its exact length in the
+// model's tokens. It fails with ErrDoesNotFit when the server refuses it or
+// it fills the window.
 func MeasurePrompt(ctx context.Context, c llm.Client, m *Model, sc *prompt.Scenario, reqs []dataset.Request, keepAlive time.Duration) (int, error) {
-	longest := dataset.Request{}
-	for _, r := range reqs {
-		if len(r.Request) > len(longest.Request) {
-			longest = r
-		}
-	}
-	user, err := sc.User(true, longest.Request)
+	user, err := sc.User(true, LongestRequest(requestsOf(sc, reqs)).Request)
 	if err != nil {
 		return 0, err
 	}

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -21,11 +22,15 @@ import (
 	"github.com/probe-eval/probe/internal/record"
 )
 
-// Continue is the user turn that asks a model to go on when it stopped
-// before giving its final output.
-const Continue = "<NEXT/>"
+// Continue is the default user turn that asks a model to go on when it
+// stopped before giving its final output; a scenario's next part replaces it.
+const Continue = prompt.DefaultNext
 
 // Options is everything one invocation of the run stage needs.
+//
+// Scenarios are the scenarios and variants to run, bound to their
+// variables; one with its own requests (Scenario.Requests, already
+// selected) asks those instead of Requests.
 type Options struct {
 	RunID     string
 	Dir       string
@@ -146,8 +151,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Torn {
 		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that sample will be redone\n", record.SamplesFile)
 	}
-	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go (Ollama %s at %s)\n",
-		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, version, o.Client.Host())
+	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go; %s per model, each one's samples sent together so the server's prompt cache holds it (Ollama %s at %s)\n",
+		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, plural(SystemPrompts(o.Scenarios), "system prompt"), version, o.Client.Host())
 
 	r := &run{o: o, app: app, res: res, start: o.Now(), todo: res.Planned - res.Skipped}
 	var runErr error
@@ -181,6 +186,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		runErr = fmt.Errorf("%w: %s", ErrModelsFailed, strings.Join(res.Failed, "; "))
 	}
 	return res, runErr
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 func sizedNote(m *Model) string {
@@ -298,8 +310,16 @@ func (r *run) progress(rec record.Sample) {
 		detail = ": " + firstLine(rec.Error)
 	}
 	fmt.Fprintf(r.o.Log, "[%*d/%d] %s %s %s %s#%d %s %.1fs%s%s\n",
-		len(fmt.Sprint(r.todo)), r.n, r.todo, rec.Model, rec.Scenario, rec.QueryID, rec.Tier, rec.Sample,
+		len(fmt.Sprint(r.todo)), r.n, r.todo, rec.Model, scenarioLabel(rec), rec.QueryID, rec.Tier, rec.Sample,
 		rec.Outcome, float64(rec.DurationMS)/1000, eta, detail)
+}
+
+// scenarioLabel names a sample's scenario and variant as Scenario.Label does.
+func scenarioLabel(rec record.Sample) string {
+	if rec.Variant == "" {
+		return rec.Scenario
+	}
+	return rec.Scenario + "+" + rec.Variant
 }
 
 func firstLine(s string) string {
@@ -314,7 +334,7 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	start := r.o.Now()
 	rec := record.Sample{
 		V: record.Version, Run: r.o.RunID, Model: m.Name, Tag: m.Tag, Scenario: j.Scenario.Name,
-		QueryID: j.Request.ID, Category: j.Request.Category, Request: j.Request.Request,
+		Variant: j.Scenario.Variant, Vars: j.Scenario.Vars, QueryID: j.Request.ID, Category: j.Request.Category, Request: j.Request.Request,
 		Tier: j.Tier, Sample: j.Sample, NumCtx: m.NumCtx, StartedAt: start.UTC(),
 	}
 	user, err := j.Scenario.User(j.Tier == record.Free, j.Request.Request)
@@ -357,7 +377,7 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		}
 		msgs = append(msgs,
 			llm.Message{Role: "assistant", Content: resp.Content, Thinking: resp.Thinking},
-			llm.Message{Role: "user", Content: Continue})
+			llm.Message{Role: "user", Content: j.Scenario.Next})
 	}
 	rec.Response, rec.Thinking = content.String(), thinking.String()
 	rec.PromptEvalMS = promptEval.Milliseconds()
@@ -464,7 +484,14 @@ func (o Options) describe(version string, models []*Model) record.Run {
 		})
 	}
 	for _, sc := range o.Scenarios {
-		meta.Scenarios = append(meta.Scenarios, record.Artifact{Name: sc.Name, Source: sc.Source, SHA256: sc.SHA256, Files: sc.Files})
+		a := record.Artifact{
+			Name: sc.Name, Variant: sc.Variant, Source: sc.Source, SHA256: sc.SHA256, Files: sc.Files,
+			Vars: sc.Vars, SystemSHA256: sc.SystemSHA256, PromptSHA256: sc.PromptSHA256, Outcome: sc.Outcome,
+		}
+		if sc.Requests != nil {
+			a.Requests = &record.Artifact{Name: sc.Requests.Name, Source: sc.Requests.Source, SHA256: sc.Requests.SHA256}
+		}
+		meta.Scenarios = append(meta.Scenarios, a)
 	}
 	return meta
 }
@@ -491,8 +518,11 @@ func compatible(prev, next record.Run) error {
 	}
 	for _, n := range next.Scenarios {
 		for _, p := range prev.Scenarios {
-			if p.Name == n.Name && p.SHA256 != n.SHA256 {
-				return fmt.Errorf("scenario %s prompts changed (sha256 %s, now %s)", n.Name, short(p.SHA256), short(n.SHA256))
+			if p.Name != n.Name || p.Variant != n.Variant {
+				continue
+			}
+			if err := samePrompt(p, n); err != nil {
+				return err
 			}
 		}
 	}
@@ -509,6 +539,38 @@ func compatible(prev, next record.Run) error {
 	return nil
 }
 
+// samePrompt checks that a scenario or variant sends what it sent before.
+// The rendered prompt decides, so that a comment edited in scenario.toml or
+// a variant added beside it does not stop a run; a run.json from before
+// rendered prompts were hashed has only the files' hash to compare.
+func samePrompt(p, n record.Artifact) error {
+	label := n.Name
+	if n.Variant != "" {
+		label += " variant " + n.Variant
+	}
+	switch {
+	case p.PromptSHA256 != "" && p.PromptSHA256 != n.PromptSHA256:
+		return fmt.Errorf("scenario %s: the rendered prompt changed (sha256 %s, now %s; variables were %s, now %s)",
+			label, short(p.PromptSHA256), short(n.PromptSHA256), varsText(p.Vars), varsText(n.Vars))
+	case p.PromptSHA256 == "" && p.SHA256 != n.SHA256:
+		return fmt.Errorf("scenario %s prompts changed (sha256 %s, now %s)", label, short(p.SHA256), short(n.SHA256))
+	case p.Requests != nil && n.Requests != nil && p.Requests.SHA256 != n.Requests.SHA256:
+		return fmt.Errorf("scenario %s: its requests changed (sha256 %s, now %s)", label, short(p.Requests.SHA256), short(n.Requests.SHA256))
+	}
+	return nil
+}
+
+func varsText(v map[string]string) string {
+	if len(v) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(v)) {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, v[k]))
+	}
+	return strings.Join(parts, " ")
+}
+
 // merge keeps what prev knew (models and scenarios not in this invocation,
 // the creation time, earlier sessions) and adds what next brings.
 func merge(prev, next record.Run) record.Run {
@@ -523,7 +585,7 @@ func merge(prev, next record.Run) record.Run {
 		}
 	}
 	for _, p := range prev.Scenarios {
-		if !hasScenario(next.Scenarios, p.Name) {
+		if !hasScenario(next.Scenarios, p.Name, p.Variant) {
 			out.Scenarios = append(out.Scenarios, p)
 		}
 	}
@@ -539,9 +601,9 @@ func hasModel(ms []record.RunModel, name string) bool {
 	return false
 }
 
-func hasScenario(as []record.Artifact, name string) bool {
+func hasScenario(as []record.Artifact, name, variant string) bool {
 	for _, a := range as {
-		if a.Name == name {
+		if a.Name == name && a.Variant == variant {
 			return true
 		}
 	}
