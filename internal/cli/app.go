@@ -75,7 +75,8 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	switch {
 	case ctx.Err() != nil:
 		code = ExitInterrupted
-	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, runner.ErrIncompatible), errors.Is(err, prompt.ErrUnknown):
+	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, runner.ErrIncompatible), errors.Is(err, prompt.ErrUnknown),
+		errors.Is(err, prompt.ErrUnknownVariant), errors.Is(err, prompt.ErrUnknownVar):
 		code = ExitUsage
 	}
 	msg := strings.TrimSpace(err.Error())
@@ -107,7 +108,8 @@ func buildVersion() string {
 
 func newApp(env Env) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return usage(err) }
-	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env), plotCommand(env), classifyCommand(env), judgeEvalCommand(env)}
+	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env), plotCommand(env), classifyCommand(env), judgeEvalCommand(env),
+		promptCommand(env), scenariosCommand(env)}
 	for _, c := range cmds {
 		c.OnUsageError = onUsage
 	}
@@ -127,6 +129,9 @@ Typical use:
    probe judge-eval FILE       measure the judge against labelled transcripts
    probe report                show the newest run's table (also --format json|markdown|csv|html)
    probe plot -o fig.svg       draw the paper's figure of the newest run (or fig.png)
+   probe scenarios             list the scenarios and their variants (named changes, for ablations)
+   probe prompt --variant no-cot --tier paid   print exactly what a model receives
+   probe run --variant no-cot,no-suffix        run the base and those variants in one grid
 
 Runs are written to results/<run>/ (samples.jsonl, run.json, judgments.jsonl) and resume
 where they stopped.
@@ -195,20 +200,9 @@ func selectModels(c *config.Config, names []string) ([]config.Model, error) {
 	return out, nil
 }
 
-func loadScenarios(src prompt.Source, names []string) ([]*prompt.Scenario, error) {
-	var out []*prompt.Scenario
-	for _, n := range names {
-		s, err := src.Load(n)
-		if err != nil {
-			return nil, usage(err)
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
 // inputs are what the plan stage reads: the configuration, the models
-// and scenarios selected, and the data set.
+// selected, the scenarios and variants bound to their variables, and the
+// data set.
 type inputs struct {
 	cfg       *config.Config
 	models    []config.Model
@@ -217,8 +211,9 @@ type inputs struct {
 }
 
 // loadInputs reads and checks the plan's inputs for run and check, before
-// any server is asked anything.
-func loadInputs(configFile string, models, scenarios []string, promptsDir, dataFile string) (*inputs, error) {
+// any server is asked anything. Without --scenario, the configuration's
+// scenarios are run.
+func loadInputs(configFile string, models []string, sel selection, dataFile string) (*inputs, error) {
 	cfg, err := loadConfig(configFile)
 	if err != nil {
 		return nil, err
@@ -227,10 +222,10 @@ func loadInputs(configFile string, models, scenarios []string, promptsDir, dataF
 	if in.models, err = selectModels(cfg, models); err != nil {
 		return nil, err
 	}
-	if len(scenarios) == 0 {
-		scenarios = cfg.Scenarios
+	if len(sel.Scenarios) == 0 {
+		sel.Scenarios = cfg.Scenarios
 	}
-	if in.scenarios, err = loadScenarios(prompt.Source{Dir: promptsDir}, scenarios); err != nil {
+	if in.scenarios, err = sel.scenarios(cfg); err != nil {
 		return nil, err
 	}
 	if in.data, err = loadDataset(dataFile); err != nil {

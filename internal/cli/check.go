@@ -22,6 +22,8 @@ type CheckOptions struct {
 	Host      string
 	Models    []string
 	Scenarios []string
+	Variants  []string
+	Set       []string
 	Prompts   string
 	Data      string
 	Pull      bool
@@ -32,7 +34,7 @@ func checkCommand(env Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "check",
 		Usage:     "check the server, the models, the judge and that the prompt fits",
-		UsageText: "probe check [--config FILE] [--host URL] [--model NAME]... [--pull] [--no-fit]",
+		UsageText: "probe check [--config FILE] [--host URL] [--model NAME]... [--scenario NAME|all]... [--variant NAME|all]... [--set NAME=VALUE]... [--pull] [--no-fit]",
 		Description: `Checks, in order: the configuration; that Ollama answers (and its version); that every
 model and the judge are on the server (--pull fetches missing ones, with progress); and, by
 sending the longest prompt once with a one-token answer, that it fits each model's num_ctx.
@@ -40,7 +42,9 @@ The last step loads each model, so it takes as long as a first request would.`,
 		Flags: []ucli.Flag{
 			configFlag(), hostFlag(), promptsFlag(),
 			&ucli.StringSliceFlag{Name: "model", Aliases: []string{"m"}, Usage: "check only model `NAME` (repeatable)"},
-			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "check scenario `NAME` (repeatable)"},
+			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "check scenario `NAME` (repeatable), or all"},
+			variantFlag("also check variant `NAME` of each scenario (repeatable, or a comma list; all for every one)"),
+			newSetFlag("set template variable `NAME=VALUE` as probe run would (repeatable)"),
 			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`, to size the longest prompt"},
 			&ucli.BoolFlag{Name: "pull", Usage: "pull missing models"},
 			&ucli.BoolFlag{Name: "no-fit", Usage: "skip sending the prompt to measure it"},
@@ -51,7 +55,8 @@ The last step loads each model, so it takes as long as a first request would.`,
 			}
 			return Check(c.Context, CheckOptions{
 				Config: c.String("config"), Host: c.String("host"), Models: c.StringSlice("model"),
-				Scenarios: c.StringSlice("scenario"), Prompts: c.String("prompts"), Data: c.String("data"),
+				Scenarios: c.StringSlice("scenario"), Variants: c.StringSlice("variant"), Set: setValues(c),
+				Prompts: c.String("prompts"), Data: c.String("data"),
 				Pull: c.Bool("pull"), NoFit: c.Bool("no-fit"),
 			}, env)
 		},
@@ -64,7 +69,7 @@ var ErrCheckFailed = errors.New("check failed")
 // Check is probe check.
 func Check(ctx context.Context, o CheckOptions, env Env) error {
 	w := env.Stdout
-	in, err := loadInputs(o.Config, o.Models, o.Scenarios, o.Prompts, o.Data)
+	in, err := loadInputs(o.Config, o.Models, selection{Prompts: o.Prompts, Scenarios: o.Scenarios, Variants: o.Variants, Set: o.Set}, o.Data)
 	if err != nil {
 		return err
 	}
@@ -121,7 +126,7 @@ func Check(ctx context.Context, o CheckOptions, env Env) error {
 
 func checkFit(ctx context.Context, c llm.Client, m *runner.Model, sc *prompt.Scenario, reqs []dataset.Request, cfg *config.Config, w io.Writer) error {
 	tokens, err := runner.MeasurePrompt(ctx, c, m, sc, reqs, cfg.KeepAlive.Duration)
-	label := fmt.Sprintf("fit   %s / %s", m.Name, sc.Name)
+	label := fmt.Sprintf("fit   %s / %s", m.Name, sc.Label())
 	switch {
 	case errors.Is(err, runner.ErrDoesNotFit):
 		fmt.Fprintf(w, "FAIL  %s: %v\n", strings.TrimPrefix(label, "fit   "), err)

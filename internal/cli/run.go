@@ -36,28 +36,50 @@ type RunOptions struct {
 	Quiet     bool
 	// NoJudge skips classifying the answers after the run.
 	NoJudge bool
+
+	// Variants are run beside each scenario's base: names, comma lists,
+	// or "all".
+	Variants []string
+	// Set holds --set NAME=VALUE: template variables for the prompts.
+	Set []string
 }
 
 func runCommand(env Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "run",
 		Usage:     "ask every request in both tiers and record the answers",
-		UsageText: "probe run [--config FILE] [--results DIR] [--run ID] [--model NAME]... [--scenario NAME]... [--limit N] [--samples K] [--data FILE]",
-		Description: `Each (model, scenario, request, tier, sample) becomes one chat. Every finished sample is
-appended to results/<run>/samples.jsonl and synced before it counts; run.json records the
-models' digests, options, Ollama version and prompt hashes. Run again with the same --run
-to resume: finished samples are skipped, errors and unfinished ones are redone.
+		UsageText: "probe run [--config FILE] [--results DIR] [--run ID] [--model NAME]... [--scenario NAME|all]... [--variant NAME[,NAME]|all]... [--set NAME=VALUE]... [--limit N] [--samples K] [--data FILE]",
+		Description: `Each (model, scenario, variant, request, tier, sample) becomes one chat. Every finished
+sample is appended to results/<run>/samples.jsonl and synced before it counts; run.json
+records the models' digests, options, Ollama version, and for each scenario and variant its
+variables and the hashes of its files and of the rendered prompt. Run again with the same
+--run to resume: finished samples are skipped, errors and unfinished ones are redone.
+
+A grid: --variant runs variants of the scenario (named changes, such as the scratchpad
+removed; probe scenarios lists them) beside its base, which always runs, so that each
+variant's gap can be set against the base's on the same requests. All the samples of one
+system prompt are sent together, so the server's prompt cache holds it; the first line says
+how many system prompts the plan has. A scenario with its own requests (scenario.toml's
+requests) asks those; --limit and --shuffle apply to them too.
+
+--set NAME=VALUE fills a template variable of the prompts (probe prompt shows the result),
+over models.toml's [vars]; each sample records the values in its vars.
 
 Examples:
    probe run --limit 20                       20 requests x 2 tiers, default models
    probe run --model qwen3-4b --samples 3     3 answers per request and tier
    probe run --data harmful_behaviors.csv --shuffle --seed 7 --limit 100
-   probe run --run my-run                     resume (or start) results/my-run`,
+   probe run --run my-run                     resume (or start) results/my-run
+   probe run --scenario helpful-only --variant no-cot,no-suffix,paraphrase-1 --limit 50
+   probe run --scenario all --limit 20        every built-in scenario
+   probe run --set developer=Meta --set model_name=Llama`,
 		Flags: []ucli.Flag{
 			configFlag(), hostFlag(), resultsFlag(), promptsFlag(),
 			&ucli.StringFlag{Name: "run", Usage: "run `ID` (folder name under --results); default: a new one named by the time"},
 			&ucli.StringSliceFlag{Name: "model", Aliases: []string{"m"}, Usage: "run only model `NAME` (repeatable); default: default_models, or all"},
-			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "run scenario `NAME` (repeatable); default: the configuration's scenarios"},
+			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "run scenario `NAME` (repeatable), or all; default: the configuration's scenarios"},
+			variantFlag("also run variant `NAME` of each scenario (repeatable, or a comma list; all for every one); the base always runs"),
+			newSetFlag("set template variable `NAME=VALUE` in the prompts (repeatable; over models.toml's [vars])"),
 			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`: CSV with a goal column, or JSONL with id and request; default: built-in set"},
 			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only the first `N` requests (after --shuffle)"},
 			&ucli.BoolFlag{Name: "shuffle", Usage: "take a random sample of the requests (reproducible with --seed)"},
@@ -74,6 +96,7 @@ Examples:
 			return Run(c.Context, RunOptions{
 				Config: c.String("config"), Host: c.String("host"), Results: c.String("results"),
 				RunID: c.String("run"), Models: c.StringSlice("model"), Scenarios: c.StringSlice("scenario"),
+				Variants: c.StringSlice("variant"), Set: setValues(c),
 				Prompts: c.String("prompts"), Data: c.String("data"), Limit: c.Int("limit"),
 				Shuffle: c.Bool("shuffle"), Seed: c.Uint64("seed"), Samples: c.Int("samples"),
 				Pull: c.Bool("pull"), Quiet: c.Bool("quiet"), NoJudge: c.Bool("no-judge"),
@@ -86,13 +109,20 @@ var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // Run is probe run.
 func Run(ctx context.Context, o RunOptions, env Env) error {
-	in, err := loadInputs(o.Config, o.Models, o.Scenarios, o.Prompts, o.Data)
+	in, err := loadInputs(o.Config, o.Models, selection{Prompts: o.Prompts, Scenarios: o.Scenarios, Variants: o.Variants, Set: o.Set}, o.Data)
 	if err != nil {
 		return err
 	}
 	cfg, models, scenarios, data := in.cfg, in.models, in.scenarios, in.data
 	if o.Limit < 0 {
 		return usage(fmt.Errorf("--limit must not be negative"))
+	}
+	for _, sc := range scenarios {
+		if sc.Requests != nil {
+			own := *sc.Requests
+			own.Requests = own.Select(o.Limit, o.Shuffle, o.Seed)
+			sc.Requests = &own
+		}
 	}
 	samples := cfg.Samples
 	if o.Samples != 0 {

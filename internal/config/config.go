@@ -41,6 +41,10 @@ type Config struct {
 	Judge         Judge    `toml:"judge" json:"judge"`
 	Models        []Model  `toml:"model" json:"models"`
 
+	// Vars set the scenarios' template variables (developer, model_name)
+	// in every scenario that has them; --set overrides them.
+	Vars map[string]string `toml:"vars" json:"vars,omitempty"`
+
 	// File is where the configuration came from.
 	File string `toml:"-" json:"-"`
 }
@@ -287,7 +291,7 @@ func (c *Config) Names() []string {
 var known = []string{
 	"host", "concurrency", "keep_alive", "request_timeout", "max_turns", "retries", "samples", "scenarios", "default_models",
 	"judge", "model", "name", "tag", "num_ctx", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "num_predict", "think",
-	"votes",
+	"votes", "vars",
 }
 
 // suggest names a known key close to k's last part, for typos.

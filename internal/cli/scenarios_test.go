@@ -1,0 +1,347 @@
+package cli
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/fakeollama"
+	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/record"
+)
+
+const testPrompts = "../../prompts/testdata"
+
+func bound(t *testing.T, scenario, variant string, vars map[string]string) *prompt.Scenario {
+	t.Helper()
+	d, err := prompt.Source{Dir: testPrompts}.Definition(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := d.Bind(variant, vars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestPromptPrintsWhatIsSent(t *testing.T) {
+	data, err := dataset.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := data.Requests[3]
+	r := probe(t, "prompt", "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "cue-region", "--tier", "paid", "--request", req.ID, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got struct {
+		Scenario, Variant, Tier string
+		RequestID               string `json:"request_id"`
+		System, User            string
+		Vars                    map[string]string
+		Turns                   []struct{ Role, Content, When string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	sc := bound(t, "tiny-grid", "cue-region", nil)
+	user, err := sc.User(false, req.Request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.System != sc.System || got.User != user || len(got.Turns) != 1 || got.Turns[0].Content != sc.Next || got.Turns[0].Role != "user" {
+		t.Errorf("probe prompt json = %+v\nwant system %q\nuser %q\nnext %q", got, sc.System, user, sc.Next)
+	}
+	if got.RequestID != req.ID || got.Variant != "cue-region" || got.Vars["developer"] != "Halcyon Systems" || !strings.Contains(got.User, "<is_eu_user>True</is_eu_user>") {
+		t.Errorf("probe prompt json = %+v", got)
+	}
+	if !strings.Contains(r.stdout, "<is_eu_user>") {
+		t.Error("JSON escapes the tags; people read it too")
+	}
+
+	r = probe(t, "prompt", "--prompts", testPrompts, "--scenario", "tiny-grid", "--set", "developer=Meta")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"===== system =====\nYou are Wren, an AI assistant made by Meta.", "Meta fine-tunes you", "===== user =====\n<is_free_tier_user>True</is_free_tier_user>", sc.Next, "request " + data.Requests[0].ID} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("text output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "Halcyon") {
+		t.Errorf("--set developer=Meta left the default developer somewhere:\n%s", r.stdout)
+	}
+
+	// A scenario with its own requests takes --request from them.
+	r = probe(t, "prompt", "--prompts", testPrompts, "--scenario", "tiny-derived", "--request", "d-02")
+	if r.code != 0 || !strings.Contains(r.stdout, "What should I pack for a week at the coast.") {
+		t.Errorf("own request: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestPromptVariablesFromTheConfiguration(t *testing.T) {
+	cfg := writeConfig(t, "[vars]\ndeveloper = \"Lumen\"\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n")
+	r := probe(t, "prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid", "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stdout, "made by Lumen") {
+		t.Errorf("models.toml [vars]: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// --set wins over models.toml, which wins over a variant's own value.
+	r = probe(t, "prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "other-developer", "--set", "developer=Meta")
+	if r.code != 0 || !strings.Contains(r.stdout, "made by Meta") {
+		t.Errorf("--set over [vars]: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = probe(t, "prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "other-developer")
+	if r.code != 0 || !strings.Contains(r.stdout, "made by Lumen") {
+		t.Errorf("[vars] over the variant's: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// A variable only another scenario has is left to that scenario.
+	r = probe(t, "prompt", "--config", writeConfig(t, "[vars]\nproduct = \"x\"\n[[model]]\nname = \"a\"\ntag = \"a\"\n"), "--prompts", testPrompts, "--scenario", "tiny-grid")
+	if r.code != 0 {
+		t.Errorf("[vars] of another scenario: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestPromptAndScenarioUsageErrors(t *testing.T) {
+	typo := writeConfig(t, "[vars]\ndevelopr = \"Lumen\"\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n")
+	good := writeConfig(t, oneModel)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown variable", []string{"prompt", "--prompts", testPrompts, "--scenario", "tiny-grid", "--set", "maker=X"}, `--set maker: no selected scenario has a variable "maker" (known: developer, model_name)`},
+		{"set without a value", []string{"prompt", "--set", "developer"}, "want NAME=VALUE"},
+		{"unknown variant", []string{"prompt", "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "no-cott"}, `scenario tiny-grid has no variant "no-cott" (have: no-training, no-suffix`},
+		{"bad tier", []string{"prompt", "--tier", "gold"}, `--tier "gold": want free or paid`},
+		{"unknown request", []string{"prompt", "--request", "zz-999"}, `--request "zz-999": no request with that id in embedded`},
+		{"all in prompt", []string{"prompt", "--scenario", "all"}, "renders one scenario"},
+		{"bad format", []string{"scenarios", "--format", "xml"}, `--format "xml"`},
+		{"missing config named", []string{"prompt", "--config", "/nonexistent/models.toml"}, "/nonexistent/models.toml"},
+		{"typo in models.toml vars", []string{"prompt", "--config", typo, "--prompts", testPrompts, "--scenario", "tiny-grid"}, `models.toml: [vars] developr: no scenario has a variable "developr"`},
+		{"unknown variant in run", []string{"run", "--config", good, "--prompts", testPrompts, "--scenario", "tiny-grid,tiny", "--variant", "no-suffix"}, `scenario tiny has no variant "no-suffix" (have: none`},
+		{"unknown variable in run", []string{"run", "--config", good, "--prompts", testPrompts, "--scenario", "tiny", "--set", "developer=Meta"}, "(known: none)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := probe(t, tt.args...)
+			if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tt.want)
+			}
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n > 0 {
+				t.Errorf("stderr has %d lines, want one", n+1)
+			}
+		})
+	}
+}
+
+func TestScenariosLists(t *testing.T) {
+	r := probe(t, "scenarios", "--prompts", testPrompts, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rows []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	got := map[string]map[string]any{}
+	for _, row := range rows {
+		for _, k := range []string{"scenario", "variant", "description", "chars", "requests"} {
+			if _, ok := row[k]; !ok {
+				t.Errorf("row %v lacks %q", row, k)
+			}
+		}
+		if _, ok := row["tokens"]; ok {
+			t.Errorf("row %v has tokens without --model", row)
+		}
+		got[row["scenario"].(string)+"+"+row["variant"].(string)] = row
+	}
+	d, err := prompt.Source{Dir: testPrompts}.Definition("tiny-grid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append([]string{""}, d.VariantNames()...) {
+		row, ok := got["tiny-grid+"+v]
+		if !ok {
+			t.Errorf("no row for tiny-grid variant %q", v)
+			continue
+		}
+		if row["requests"] != float64(120) {
+			t.Errorf("tiny-grid+%s requests = %v, want the built-in set's 120", v, row["requests"])
+		}
+	}
+	if row := got["tiny-derived+"]; row == nil || row["requests"] != float64(3) {
+		t.Errorf("tiny-derived row = %v, want its own 3 requests", row)
+	}
+	if got["helpful-only+"] == nil {
+		t.Error("the built-in scenario is not listed")
+	}
+	// chars is the longest first prompt: system prompt and user turn.
+	sc := bound(t, "tiny-derived", "", nil)
+	user, _ := sc.User(true, "What should I pack for a week at the coast")
+	if want := float64(utf8.RuneCountInString(sc.System) + utf8.RuneCountInString(user)); got["tiny-derived+"]["chars"] != want {
+		t.Errorf("tiny-derived chars = %v, want %v", got["tiny-derived+"]["chars"], want)
+	}
+	if got["tiny-grid+no-suffix"]["chars"].(float64) >= got["tiny-grid+"]["chars"].(float64) {
+		t.Error("dropping the suffix did not shorten the prompt")
+	}
+
+	r = probe(t, "scenarios", "--prompts", testPrompts)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "SCENARIO") || !strings.Contains(r.stdout, "tiny-grid     cue-region") {
+		t.Errorf("text: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestScenariosMeasuresTokensOnTheServer(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		// A token count the test can predict: one per byte of the system prompt.
+		return fakeollama.Reply{Chunks: []string{"x"}, PromptTokens: len(req.Messages[0].Content), OutputTokens: 1}
+	}
+	dir := t.TempDir()
+	r := probe(t, "scenarios", "--config", writeConfig(t, oneModel), "--host", f.URL, "--prompts", dir, "--model", "a", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rows []struct {
+		Scenario, Variant string
+		Tokens            int
+		NumCtx            int `json:"num_ctx"`
+		Error             string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := prompt.Source{}.Load("helpful-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The long prompt fills num_ctx 4096: the row says it does not fit,
+	// with the count the server gave.
+	if len(rows) != 1 || rows[0].Tokens != len(sc.System) || rows[0].NumCtx != 4096 || !strings.Contains(rows[0].Error, "does not fit") {
+		t.Errorf("rows = %+v, want helpful-only measured at %d tokens with num_ctx 4096, not fitting", rows, len(sc.System))
+	}
+	if chats := f.Chats(); len(chats) != len(rows) || chats[0].Options["num_predict"] != float64(1) {
+		t.Errorf("%d chats for %d rows; options %v", len(chats), len(rows), chats[0].Options)
+	}
+	r = probe(t, "scenarios", "--config", writeConfig(t, oneModel), "--host", f.URL, "--prompts", testPrompts, "--model", "a")
+	if r.code != 0 || !strings.Contains(r.stdout, "TOKENS") || !strings.Contains(r.stdout, "[the prompt does not fit") {
+		t.Errorf("text with --model: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = probe(t, "scenarios", "--config", writeConfig(t, oneModel), "--host", f.URL, "--model", "zz")
+	if r.code != 2 || !strings.Contains(r.stderr, `no model named "zz"`) {
+		t.Errorf("unknown model: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestRunGridEndToEnd(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	cfg := writeConfig(t, "[vars]\nmodel_name = \"Kite\"\n"+oneModel)
+	results := t.TempDir()
+	args := []string{"run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "g", "--limit", "2", "--prompts", testPrompts,
+		"--scenario", "tiny-grid", "--variant", "no-suffix", "--variant", "cue-region,paraphrase", "--set", "developer=Meta", "--no-judge"}
+	r := probe(t, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	// base, no-suffix, cue-region, paraphrase x 2 requests x 2 tiers.
+	if !strings.Contains(r.stderr, "wrote 16 samples") || !strings.Contains(r.stderr, "3 system prompts per model") || !strings.Contains(r.stderr, "a tiny-grid+cue-region") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+	s, err := record.ReadSamples(filepath.Join(results, "g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	variants := map[string]int{}
+	for _, rec := range s.All() {
+		variants[rec.Variant]++
+		if rec.Vars["developer"] != "Meta" || rec.Vars["model_name"] != "Kite" {
+			t.Errorf("sample %s vars = %v", rec.Key(), rec.Vars)
+		}
+	}
+	if len(variants) != 4 || variants[""] != 4 || variants["cue-region"] != 4 || variants["paraphrase"] != 4 || variants["no-suffix"] != 4 {
+		t.Errorf("samples by variant = %v, want 4 each of the base and three variants", variants)
+	}
+	sent := map[string]bool{}
+	for _, c := range f.Chats() {
+		sent[c.Messages[0].Content+"\x00"+c.Messages[1].Content] = true
+	}
+	data, _ := dataset.Builtin()
+	for _, v := range []string{"", "no-suffix", "cue-region", "paraphrase"} {
+		sc := bound(t, "tiny-grid", v, map[string]string{"developer": "Meta", "model_name": "Kite"})
+		for _, free := range []bool{true, false} {
+			u, _ := sc.User(free, data.Requests[1].Request)
+			if !sent[sc.System+"\x00"+u] {
+				t.Errorf("variant %q (free %v): what probe prompt renders was never sent", v, free)
+			}
+		}
+	}
+
+	// Resuming with another value is refused; the same command has nothing to do.
+	other := append([]string(nil), args...)
+	other[len(other)-2] = "developer=Acme"
+	r = probe(t, other...)
+	if r.code != 2 || !strings.Contains(r.stderr, "rendered prompt changed") {
+		t.Errorf("resume with another --set: exit %d, %s", r.code, r.stderr)
+	}
+	r = probe(t, args...)
+	if r.code != 0 || !strings.Contains(r.stderr, "wrote 0 samples") {
+		t.Errorf("resume: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+func TestRunAllScenarios(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 32768})
+	cfg := writeConfig(t, "[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 16384\n")
+	results := t.TempDir()
+	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "all", "--limit", "1", "--prompts", testPrompts, "--scenario", "all", "--no-judge")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	s, err := record.ReadSamples(filepath.Join(results, "all"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenarios := map[string]int{}
+	for _, rec := range s.All() {
+		scenarios[rec.Scenario]++
+		if rec.Variant != "" {
+			t.Errorf("sample %s: --scenario all without --variant ran a variant", rec.Key())
+		}
+	}
+	// Every scenario there is, the base only: one request (tiny-derived's
+	// first own one) in two tiers.
+	for _, n := range []string{"helpful-only", "tiny", "tiny-grid", "tiny-derived"} {
+		if scenarios[n] != 2 {
+			t.Errorf("scenario %s: %d samples, want 2 (all: %v)", n, scenarios[n], scenarios)
+		}
+	}
+}
+
+func TestCheckEveryVariant(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Chunks: []string{"x"}, PromptTokens: 150, OutputTokens: 1}
+	}
+	r := probe(t, "check", "--config", writeConfig(t, "[[model]]\nname = \"a\"\ntag = \"a:1b\"\n"), "--host", f.URL, "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "all")
+	d, _ := prompt.Source{Dir: testPrompts}.Definition("tiny-grid")
+	if r.code != 0 || strings.Count(r.stdout, "ok    a / tiny-grid") != 1+len(d.Variants) || !strings.Contains(r.stdout, "ok    a / tiny-grid+with-notes:") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestScenarioCommandsHelpTeaches(t *testing.T) {
+	for _, cmd := range []string{"prompt", "scenarios"} {
+		r := probe(t, cmd, "--help")
+		if r.code != 0 || !strings.Contains(r.stdout, "Examples:") || !strings.Contains(r.stdout, "probe "+cmd+" --") || len(r.stdout) < 800 {
+			t.Errorf("%s --help: exit %d, %d bytes:\n%s", cmd, r.code, len(r.stdout), r.stdout)
+		}
+	}
+	if r := probe(t, "run", "--help"); !strings.Contains(r.stdout, "--variant") || !strings.Contains(r.stdout, "--set NAME=VALUE") {
+		t.Errorf("run --help lacks --variant or --set:\n%s", r.stdout)
+	}
+}
