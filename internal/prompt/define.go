@@ -72,16 +72,11 @@ const DefaultNext = "<NEXT/>"
 // defaultCue is the cue of a scenario without a [cue] table. Its values are
 // those {{.FreeTier}} renders, so that templates written for earlier
 // versions of probe keep their meaning.
-var defaultCue = Cue{Tag: "is_free_tier_user", Free: "true", Paid: "false"}
+func defaultCue() Cue { return Cue{Tag: "is_free_tier_user", Free: "true", Paid: "false"} }
 
 // VarNames lists the scenario's variables, sorted.
 func (d *Definition) VarNames() []string {
 	return slices.Sorted(maps.Keys(d.base.vars))
-}
-
-// Vars returns the scenario's variables with their default values.
-func (d *Definition) Vars() map[string]string {
-	return maps.Clone(d.base.vars)
 }
 
 // HasVariant reports whether the scenario declares a variant called name.
@@ -165,7 +160,7 @@ type variantMeta struct {
 	changes
 }
 
-var knownKeys = "name, description, base, system, user, outcome, requests, vars, cue, parts, drop, replace, insert, variant"
+const knownKeys = "name, description, base, system, user, outcome, requests, vars, cue, parts, drop, replace, insert, variant"
 
 // piece is one prompt file in its place: a section of the system prompt, a
 // part, or the user template.
@@ -326,9 +321,15 @@ var (
 	outcomePattern = regexp.MustCompile(`^(tags|judge:[a-z0-9][a-z0-9_-]*)$`)
 )
 
-// reserved are the names the user template gives itself; no variable or
-// part may take them.
-var reserved = map[string]bool{"cue": true, "request": true, "FreeTier": true, "Request": true}
+// reserved reports the names the user template gives itself; no variable
+// or part may take them.
+func reserved(name string) bool {
+	switch name {
+	case "cue", "request", "FreeTier", "Request":
+		return true
+	}
+	return false
+}
 
 // applying is where a set of changes comes from, for reading its files
 // and placing its errors.
@@ -363,7 +364,7 @@ func (l *layout) apply(c changes, a applying) error {
 		l.user = p
 	}
 	for _, name := range slices.Sorted(maps.Keys(c.Parts)) {
-		if !identPattern.MatchString(name) || reserved[name] {
+		if !identPattern.MatchString(name) || reserved(name) {
 			return bad("parts", "%q cannot name a part: use letters, digits and '_', and none of cue, request, FreeTier, Request", name)
 		}
 		p, err := a.f.piece(name, c.Parts[name])
@@ -442,7 +443,7 @@ func (l *layout) apply(c changes, a applying) error {
 		if _, ok := l.vars[k]; !ok && !a.declare {
 			return bad("vars", "no variable %q (the scenario's [vars] has: %s)", k, orNone(slices.Sorted(maps.Keys(l.vars))))
 		}
-		if !identPattern.MatchString(k) || reserved[k] {
+		if !identPattern.MatchString(k) || reserved(k) {
 			return bad("vars", "%q cannot name a variable: use letters, digits and '_', and none of cue, request, FreeTier, Request", k)
 		}
 		l.vars[k] = c.Vars[k]
@@ -569,7 +570,7 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 		if len(m.Drop) > 0 || len(m.Replace) > 0 || len(m.Insert) > 0 {
 			return nil, fmt.Errorf("%s: drop, replace and insert change a base: set base, or use them in a [[variant]]", file)
 		}
-		l = &layout{parts: map[string]piece{}, cue: defaultCue, vars: map[string]string{}}
+		l = &layout{parts: map[string]piece{}, cue: defaultCue(), vars: map[string]string{}}
 		next, err := template.New("next").Parse(DefaultNext)
 		if err != nil {
 			return nil, err

@@ -199,7 +199,7 @@ func TestLegacyProvenance(t *testing.T) {
 	if got, want := s.SHA256, fmt.Sprintf("%x", h.Sum(nil)); got != want {
 		t.Errorf("SHA256 = %s, want %s as earlier versions computed it", got, want)
 	}
-	if s.Cue != defaultCue || s.Next != DefaultNext {
+	if s.Cue != defaultCue() || s.Next != DefaultNext {
 		t.Errorf("cue %+v, next %q; want the defaults", s.Cue, s.Next)
 	}
 }
