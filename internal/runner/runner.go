@@ -151,7 +151,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Torn {
 		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that sample will be redone\n", record.SamplesFile)
 	}
-	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go; %s per model, each one's samples sent together so the server's prompt cache holds it (Ollama %s at %s)\n",
+	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go; %s per model, each sent as one block so the server's prompt cache holds it (Ollama %s at %s)\n",
 		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, plural(SystemPrompts(o.Scenarios), "system prompt"), version, o.Client.Host())
 
 	r := &run{o: o, app: app, res: res, start: o.Now(), todo: res.Planned - res.Skipped}
