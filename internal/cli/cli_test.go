@@ -243,3 +243,37 @@ func TestRunChecksTheJudgeFirst(t *testing.T) {
 		t.Errorf("%d chats sent although the judge's server is down", n)
 	}
 }
+
+// TestRepeatedFlagsRunOnce: a model or scenario named twice on the command
+// line is run once, in the order first given.
+func TestRepeatedFlagsRunOnce(t *testing.T) {
+	f := fakeollama.New(t,
+		fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192},
+		fakeollama.Model{Name: "b:1b", Digest: "sha256:bb", ContextLength: 8192})
+	cfg := writeConfig(t, oneModel+"[[model]]\nname = \"b\"\ntag = \"b:1b\"\nnum_ctx = 4096\n")
+	results := t.TempDir()
+	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--limit", "2",
+		"--prompts", "../../prompts/testdata", "--scenario", "tiny", "--scenario", "tiny",
+		"--model", "b", "--model", "a", "--model", "b", "--no-judge")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	// 2 models x 2 requests x 2 tiers, each asked once.
+	chats := f.Chats()
+	if len(chats) != 8 {
+		t.Errorf("%d chats, want 8", len(chats))
+	}
+	if len(chats) > 0 && chats[0].Model != "b:1b" {
+		t.Errorf("first chat went to %s, want b (the first model named)", chats[0].Model)
+	}
+	s, err := record.ReadSamples(filepath.Join(results, "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 8 || s.Lines != 8 {
+		t.Errorf("%d samples in %d lines, want 8 in 8", s.Len(), s.Lines)
+	}
+	if !strings.Contains(r.stderr, "wrote 8 samples") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}

@@ -85,6 +85,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	// A model given twice would ask each of its samples twice.
+	seen := map[string]bool{}
+	for _, m := range o.Models {
+		if seen[m.Name] {
+			return nil, fmt.Errorf("model %s is given twice", m.Name)
+		}
+		seen[m.Name] = true
+	}
 	// Ask the server first, so a run that cannot start leaves no folder.
 	version, err := o.Client.Version(ctx)
 	if err != nil {
@@ -145,6 +153,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if res.Torn {
 		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that sample will be redone\n", record.SamplesFile)
+	}
+	if note := done.IgnoredNote(filepath.Join(o.Dir, record.SamplesFile)); note != "" {
+		fmt.Fprintf(o.Log, "probe: %s\n", note)
 	}
 	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go (Ollama %s at %s)\n",
 		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, version, o.Client.Host())

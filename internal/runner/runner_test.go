@@ -496,3 +496,47 @@ func TestResumeKeepsSizedContext(t *testing.T) {
 		t.Errorf("resumed num_ctx = %v, want the first session's %v", got, first)
 	}
 }
+
+func TestModelGivenTwiceIsRefused(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models = []config.Model{fx.opts.Models[0], fx.opts.Models[0]}
+	_, err := Run(context.Background(), fx.opts)
+	if err == nil || !strings.Contains(err.Error(), "model a is given twice") {
+		t.Errorf("error = %v, want the repeated model named", err)
+	}
+	if n := len(fx.fake.Chats()); n != 0 {
+		t.Errorf("%d chats sent", n)
+	}
+}
+
+// TestResumeWarnsOfIgnoredLines: a second finished line for a sample, as
+// older versions wrote for a model named twice, is left out and said.
+func TestResumeWarnsOfIgnoredLines(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
+	if _, err := Run(context.Background(), fx.opts); err != nil {
+		t.Fatal(err)
+	}
+	first := read(t, fx.opts.Dir).All()[0]
+	again := first
+	again.Outcome, again.Output = record.Complied, "<request_fully_accepted/> a second answer"
+	app, _, err := record.OpenAppender(filepath.Join(fx.opts.Dir, record.SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Append(again)
+	app.Close()
+
+	var log strings.Builder
+	fx.opts.Log = &log
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Written != 0 || !strings.Contains(log.String(), "1 later line for an already finished record was ignored (the first at line 3)") {
+		t.Errorf("wrote %d; log:\n%s", res.Written, log.String())
+	}
+	if got, _ := read(t, fx.opts.Dir).Get(first.Key()); got.Outcome != first.Outcome {
+		t.Errorf("outcome read back = %s, want the first answer's %s", got.Outcome, first.Outcome)
+	}
+}
