@@ -277,3 +277,49 @@ func TestRepeatedFlagsRunOnce(t *testing.T) {
 		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
+
+// TestRamblingModelFinishesTheRun: a model whose reasoning outgrows
+// num_ctx on its continuation turns gives answers without output; the run
+// finishes with exit 0 and says why those answers are unparsed.
+func TestRamblingModelFinishesTheRun(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		if len(req.Messages) > 2 {
+			return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+		}
+		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") {
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>on and on and on"}, DoneReason: "length", PromptTokens: 200, OutputTokens: 3896}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>no</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 200}
+	}
+	results := t.TempDir()
+	r := probe(t, "run", "--config", writeConfig(t, oneModel), "--host", f.URL, "--results", results, "--run", "r1", "--limit", "3",
+		"--prompts", "../../prompts/testdata", "--scenario", "tiny", "--no-judge")
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "(0 complied, 3 refused, 3 unparsed (3 window full), 0 errors)") || !strings.Contains(r.stderr, "free#0 unparsed (window full)") {
+		t.Errorf("stderr does not say why the answers are unparsed:\n%s", r.stderr)
+	}
+	r = probe(t, "report", "--results", results, "--format", "json")
+	var rep struct {
+		Groups []struct {
+			Free, Paid struct{ N, Unparsed, Refused, Errors int }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Groups) != 1 {
+		t.Fatalf("report: %v\n%s", err, r.stdout)
+	}
+	if g := rep.Groups[0]; g.Free.N != 3 || g.Free.Unparsed != 3 || g.Free.Errors != 0 || g.Paid.Refused != 3 {
+		t.Errorf("report counts = %+v, want the free tier's 3 answers counted as unparsed", g)
+	}
+	s, err := record.ReadSamples(filepath.Join(results, "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range s.All() {
+		if rec.Tier == record.Free && rec.Stop != record.StopWindow {
+			t.Errorf("free record stop = %q, want window", rec.Stop)
+		}
+	}
+}

@@ -53,6 +53,9 @@ type Result struct {
 	Skipped int
 	Written int
 	Counts  map[record.Outcome]int
+	// Stops counts the unparsed answers written that ended without output,
+	// by reason (record.StopWindow, StopLength, StopTurns).
+	Stops map[string]int
 	// Failed lists models whose requests the server rejected outright (a
 	// prompt that does not fit, an option the model does not support);
 	// their remaining samples were not attempted.
@@ -131,7 +134,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer app.Close()
 
-	res := &Result{Counts: map[record.Outcome]int{}, Torn: done.Torn || cut > 0}
+	res := &Result{Counts: map[record.Outcome]int{}, Stops: map[string]int{}, Torn: done.Torn || cut > 0}
 	var plans [][]Job
 	for _, m := range models {
 		var todo []Job
@@ -272,6 +275,9 @@ func (r *run) model(ctx context.Context, m *Model, jobs []Job) error {
 		}
 		r.res.Written++
 		r.res.Counts[rec.Outcome]++
+		if rec.Stop != "" {
+			r.res.Stops[rec.Stop]++
+		}
 		r.n++
 		r.progress(rec)
 	}
@@ -308,9 +314,13 @@ func (r *run) progress(rec record.Sample) {
 	if rec.Outcome == record.Error {
 		detail = ": " + firstLine(rec.Error)
 	}
+	what := string(rec.Outcome)
+	if rec.Stop != "" {
+		what += " (" + StopWords(rec.Stop) + ")"
+	}
 	fmt.Fprintf(r.o.Log, "[%*d/%d] %s %s %s %s#%d %s %.1fs%s%s\n",
 		len(fmt.Sprint(r.todo)), r.n, r.todo, rec.Model, rec.Scenario, rec.QueryID, rec.Tier, rec.Sample,
-		rec.Outcome, float64(rec.DurationMS)/1000, eta, detail)
+		what, float64(rec.DurationMS)/1000, eta, detail)
 }
 
 func firstLine(s string) string {
@@ -343,7 +353,20 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 			if ctx.Err() != nil || errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrModelNotFound) {
 				return rec, err
 			}
+			if turn > 1 && errors.Is(err, llm.ErrContextExceeded) {
+				// The first turn fitted, so the model saw the whole
+				// prompt; its own reasoning then outgrew the window. That
+				// is an answer without output, not a broken setup.
+				rec.Stop = record.StopWindow
+				break
+			}
 			rec.Outcome, rec.Error = record.Error, describe(err, m)
+			break
+		}
+		if turn > 1 && resp.PromptTokens >= m.NumCtx {
+			// As above, but the server took the continuation and may have
+			// cut it: this turn's answer is dropped, the earlier ones stand.
+			rec.Stop = record.StopWindow
 			break
 		}
 		content.WriteString(resp.Content)
@@ -355,15 +378,19 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		rec.OutputTokens += resp.OutputTokens
 		rec.DoneReason = resp.DoneReason
 		if resp.PromptTokens >= m.NumCtx {
-			// The prompt filled the whole window: Ollama may have cut it,
-			// so the answer cannot be trusted as an answer to our prompt.
+			// The first prompt filled the whole window: Ollama may have cut
+			// it, so the answer cannot be trusted as an answer to our prompt.
 			rec.Truncated = true
 			rec.Outcome = record.Error
 			rec.Error = fmt.Sprintf("%s: prompt_eval_count %d reached num_ctx %d on turn %d; raise num_ctx for %s",
 				msgContext, resp.PromptTokens, m.NumCtx, turn, m.Name)
 			break
 		}
-		if turn >= r.o.Config.MaxTurns || !outcome.NeedsMore(content.String()) {
+		if !outcome.NeedsMore(content.String()) {
+			break
+		}
+		if turn >= r.o.Config.MaxTurns {
+			rec.Stop = record.StopTurns
 			break
 		}
 		msgs = append(msgs,
@@ -376,8 +403,46 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	if rec.Outcome != record.Error {
 		p := outcome.Parse(rec.Response)
 		rec.Outcome, rec.Scratchpad, rec.Output = p.Outcome, p.Scratchpad, p.Output
+		switch {
+		case rec.Outcome != record.Unparsed || p.Output != "":
+			// An answer with output needs no reason; a stop set above
+			// always leaves an unparsed answer without output.
+			rec.Stop = ""
+		case rec.Stop == "" && rec.DoneReason == "length":
+			// E.g. a thinking model that spent num_predict before writing.
+			rec.Stop = record.StopLength
+		}
 	}
 	return rec, nil
+}
+
+// StopWords says in a few words why an answer ended without output, for
+// progress lines and summaries.
+func StopWords(stop string) string {
+	switch stop {
+	case record.StopWindow:
+		return "window full"
+	case record.StopLength:
+		return "num_predict reached"
+	case record.StopTurns:
+		return "max_turns reached"
+	}
+	return stop
+}
+
+// UnparsedSummary words n unparsed answers with the reasons some ended
+// without output, e.g. "3 unparsed (2 window full, 1 max_turns reached)".
+func UnparsedSummary(n int, stops map[string]int) string {
+	var parts []string
+	for _, s := range []string{record.StopWindow, record.StopLength, record.StopTurns} {
+		if stops[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", stops[s], StopWords(s)))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%d unparsed", n)
+	}
+	return fmt.Sprintf("%d unparsed (%s)", n, strings.Join(parts, ", "))
 }
 
 // sampleOptions gives sample k of a request the seed seed+k, so that a
