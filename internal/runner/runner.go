@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -101,11 +102,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	prev, resumed, err := record.ReadRun(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests, sizedBefore(prev, o.Models))
+	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -117,6 +114,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
+	// run.json is read only under the lock: another probe on the same run
+	// may be rewriting it until then.
+	prev, resumed, err := record.ReadRun(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	keepSized(models, sizedBefore(prev, o.Models))
 	meta := o.describe(version, models)
 	if resumed {
 		if err := compatible(prev, meta); err != nil {
@@ -519,6 +523,18 @@ func sizedBefore(prev record.Run, models []config.Model) map[string]int {
 	return out
 }
 
+// keepSized gives each model whose num_ctx the probe sized the window an
+// earlier session of the run used, so that a resumption with other requests
+// does not change the window in the middle of a run.
+func keepSized(models []*Model, sized map[string]int) {
+	for _, m := range models {
+		if n := sized[m.Name]; m.NumCtxSized && n > 0 {
+			m.NumCtx = n
+			m.Options["num_ctx"] = n
+		}
+	}
+}
+
 // describe builds run.json's content for this invocation.
 func (o Options) describe(version string, models []*Model) record.Run {
 	meta := record.Run{
@@ -547,8 +563,13 @@ func (o Options) describe(version string, models []*Model) record.Run {
 
 // compatible checks that resuming prev with next would not mix settings:
 // the same model name must be the same weights with the same options, the
-// same scenario the same prompts, and the data set the same file.
+// scenarios the same set with the same prompts, the data set the same file,
+// and max_turns and the judge's settings the same, since each changes what
+// a sample or verdict counts as.
 func compatible(prev, next record.Run) error {
+	if err := sameSettings(prev, next); err != nil {
+		return err
+	}
 	for _, n := range next.Models {
 		for _, p := range prev.Models {
 			if p.Name != n.Name {
@@ -583,6 +604,65 @@ func compatible(prev, next record.Run) error {
 		}
 	}
 	return nil
+}
+
+// sameSettings compares the settings of prev's and next's configurations
+// that change a number: max_turns (how long a model may reason before its
+// answer counts as unparsed), the set of scenarios, and the judge. A
+// setting an older run.json does not record is not compared.
+func sameSettings(prev, next record.Run) error {
+	p, n := runConfig(prev), runConfig(next)
+	if p.MaxTurns != 0 && p.MaxTurns != n.MaxTurns {
+		return fmt.Errorf("max_turns was %d, now %d", p.MaxTurns, n.MaxTurns)
+	}
+	if a, b := scenarioNames(prev), scenarioNames(next); len(a) > 0 && strings.Join(a, ",") != strings.Join(b, ",") {
+		return fmt.Errorf("scenarios were %s, now %s (resume with --scenario %s)",
+			strings.Join(a, ", "), strings.Join(b, ", "), strings.Join(a, " --scenario "))
+	}
+	if p.Judge.Model != "" {
+		if a, b := judgeSettings(p.Judge), judgeSettings(n.Judge); a != b {
+			return fmt.Errorf("the judge was %s, now %s", a, b)
+		}
+	}
+	return nil
+}
+
+// runConfig reads the configuration a run.json holds. What it was written
+// from is a *config.Config, what it is read back as a JSON object; both go
+// through JSON. A configuration that does not read is compared as empty.
+func runConfig(r record.Run) config.Config {
+	var c config.Config
+	if b, err := json.Marshal(r.Config); err == nil {
+		_ = json.Unmarshal(b, &c)
+	}
+	return c
+}
+
+// scenarioNames lists a run's scenarios, sorted.
+func scenarioNames(r record.Run) []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		out = append(out, s.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// judgeSettings words the judge settings that change a verdict. The host is
+// left out: the same model on another server votes the same way.
+func judgeSettings(j config.Judge) string {
+	or := func(v string, set bool) string {
+		if !set {
+			return "unset"
+		}
+		return v
+	}
+	temp := "unset"
+	if j.Temperature != nil {
+		temp = fmt.Sprint(*j.Temperature)
+	}
+	return fmt.Sprintf("%s (votes %s, temperature %s, num_ctx %s)", j.Model,
+		or(fmt.Sprint(j.Votes), j.Votes != 0), temp, or(fmt.Sprint(j.NumCtx), j.NumCtx != 0))
 }
 
 // merge keeps what prev knew (models and scenarios not in this invocation,

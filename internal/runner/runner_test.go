@@ -533,6 +533,76 @@ func TestResumeRefusesChangedSetup(t *testing.T) {
 	}
 }
 
+// TestResumeComparesWhatChangesANumber: settings that change what a sample
+// or verdict counts as cannot change in the middle of a run.
+func TestResumeComparesWhatChangesANumber(t *testing.T) {
+	other := func(o *Options) *prompt.Scenario {
+		sc := *o.Scenarios[0]
+		sc.Name = "tiny2"
+		return &sc
+	}
+	votes := func(n int) func(*Options) {
+		return func(o *Options) { o.Config.Judge.Votes = n }
+	}
+	tests := []struct {
+		name   string
+		change func(*Options)
+		want   string // "" when the resumption is allowed
+	}{
+		{"nothing", func(*Options) {}, ""},
+		{"more samples", func(o *Options) { o.Samples++ }, ""},
+		{"judge host", func(o *Options) { o.Config.Judge.Host = "http://elsewhere:11434" }, ""},
+		{"max_turns", func(o *Options) { o.Config.MaxTurns = 5 }, "max_turns was 3, now 5"},
+		{"scenario added", func(o *Options) { o.Scenarios = append(o.Scenarios, other(o)) }, "scenarios were tiny, now tiny, tiny2 (resume with --scenario tiny)"},
+		{"scenario swapped", func(o *Options) { o.Scenarios = []*prompt.Scenario{other(o)} }, "scenarios were tiny, now tiny2"},
+		{"judge model", func(o *Options) { o.Config.Judge.Model = "other:7b" }, "the judge was j:7b (votes 3, temperature unset, num_ctx unset), now other:7b"},
+		{"judge votes", votes(5), "now j:7b (votes 5,"},
+		{"judge temperature", func(o *Options) { v := 0.2; o.Config.Judge.Temperature = &v }, "now j:7b (votes 3, temperature 0.2,"},
+		{"judge num_ctx", func(o *Options) { o.Config.Judge.NumCtx = 16384 }, "num_ctx 16384)"},
+		{"fewer samples", func(o *Options) { o.Samples-- }, "samples per request was 2, now 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t)
+			fx.opts.Models, fx.opts.Requests = fx.opts.Models[:1], fx.opts.Requests[:1]
+			fx.opts.Config.Judge = config.Judge{Model: "j:7b", Votes: 3}
+			if _, err := Run(context.Background(), fx.opts); err != nil {
+				t.Fatal(err)
+			}
+			cfg := *fx.opts.Config
+			fx.opts.Config = &cfg
+			tt.change(&fx.opts)
+			_, err := Run(context.Background(), fx.opts)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("resume refused: %v", err)
+			case tt.want != "" && (!errors.Is(err, ErrIncompatible) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error = %v, want ErrIncompatible saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunJSONIsReadUnderTheLock: while another probe holds the run, its
+// run.json may be half rewritten; it is not read before the lock is taken.
+func TestRunJSONIsReadUnderTheLock(t *testing.T) {
+	fx := newFixture(t)
+	if err := os.MkdirAll(fx.opts.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fx.opts.Dir, record.RunFile), []byte(`{"run": "t1", "mod`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := record.LockDir(fx.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if _, err := Run(context.Background(), fx.opts); !errors.Is(err, record.ErrLocked) {
+		t.Errorf("error = %v, want ErrLocked", err)
+	}
+}
+
 func TestMissingModelFailsBeforeAnyWork(t *testing.T) {
 	fx := newFixture(t)
 	fx.opts.Models = append(fx.opts.Models, config.Model{Name: "c", Tag: "c:7b"})
