@@ -323,3 +323,27 @@ func TestRamblingModelFinishesTheRun(t *testing.T) {
 		}
 	}
 }
+
+// TestReportWarnsOfIgnoredLines: a second finished line for a sample (as
+// a run that named a model twice wrote them) is not counted, and the report
+// says so.
+func TestReportWarnsOfIgnoredLines(t *testing.T) {
+	results := t.TempDir()
+	dir := filepath.Join(results, "r1")
+	os.MkdirAll(dir, 0o755)
+	app, _, err := record.OpenAppender(filepath.Join(dir, record.SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []record.Outcome{record.Refused, record.Complied} {
+		app.Append(record.Sample{V: record.Version, Run: "r1", Model: "a", Scenario: "tiny", QueryID: "q", Tier: record.Free, Outcome: o})
+	}
+	app.Close()
+	r := probe(t, "report", "--results", results, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stderr, "1 later line for an already finished record was ignored (the first at line 2)") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"refused": 1`) || !strings.Contains(r.stdout, `"complied": 0`) {
+		t.Errorf("report does not count the first answer only:\n%s", r.stdout)
+	}
+}
