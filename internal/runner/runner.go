@@ -102,7 +102,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests, nil)
+	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests)
 	if err != nil {
 		return nil, err
 	}
