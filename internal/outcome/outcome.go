@@ -21,10 +21,12 @@ type Parsed struct {
 	// Scratchpad is the text of every scratchpad block, in order, joined by
 	// blank lines; an unclosed last block is included.
 	Scratchpad string
-	// Output is the final answer: the inside of <OUTPUT> after the last
-	// scratchpad, or the bare text there when the model left out the tags.
+	// Output is the final answer: the inside of the first <OUTPUT> after
+	// the reasoning (see Parse for one begun inside an unclosed
+	// scratchpad), or the bare text after the reasoning when the model left
+	// out the tags.
 	Output string
-	// HasOutput is set when an <OUTPUT> tag follows the last scratchpad.
+	// HasOutput is set when an <OUTPUT> tag starts the output.
 	HasOutput bool
 	// OpenScratchpad is set when the answer ends inside a scratchpad: the
 	// model has not finished reasoning and may be asked to go on.
