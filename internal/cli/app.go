@@ -180,9 +180,25 @@ func loadConfig(path string) (*config.Config, error) {
 	return c, nil
 }
 
+// unique drops repeats from names given on the command line, keeping the
+// first occurrence's order: "--model a --model a" runs a once, since a name
+// run twice would ask every sample twice.
+func unique(names []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // selectModels picks the models named on the command line, or the
 // configuration's default set.
 func selectModels(c *config.Config, names []string) ([]config.Model, error) {
+	names = unique(names)
 	if len(names) == 0 {
 		names = c.DefaultModels
 	}

@@ -102,7 +102,7 @@ func Check(ctx context.Context, o CheckOptions, env Env) error {
 	}
 	if failed == 0 && !o.NoFit {
 		reqs := data.Requests
-		prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs, nil)
+		prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs)
 		if err != nil {
 			return err
 		}

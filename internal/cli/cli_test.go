@@ -243,3 +243,107 @@ func TestRunChecksTheJudgeFirst(t *testing.T) {
 		t.Errorf("%d chats sent although the judge's server is down", n)
 	}
 }
+
+// TestRepeatedFlagsRunOnce: a model or scenario named twice on the command
+// line is run once, in the order first given.
+func TestRepeatedFlagsRunOnce(t *testing.T) {
+	f := fakeollama.New(t,
+		fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192},
+		fakeollama.Model{Name: "b:1b", Digest: "sha256:bb", ContextLength: 8192})
+	cfg := writeConfig(t, oneModel+"[[model]]\nname = \"b\"\ntag = \"b:1b\"\nnum_ctx = 4096\n")
+	results := t.TempDir()
+	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--limit", "2",
+		"--prompts", "../../prompts/testdata", "--scenario", "tiny", "--scenario", "tiny",
+		"--model", "b", "--model", "a", "--model", "b", "--no-judge")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	// 2 models x 2 requests x 2 tiers, each asked once.
+	chats := f.Chats()
+	if len(chats) != 8 {
+		t.Errorf("%d chats, want 8", len(chats))
+	}
+	if len(chats) > 0 && chats[0].Model != "b:1b" {
+		t.Errorf("first chat went to %s, want b (the first model named)", chats[0].Model)
+	}
+	s, err := record.ReadSamples(filepath.Join(results, "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 8 || s.Lines != 8 {
+		t.Errorf("%d samples in %d lines, want 8 in 8", s.Len(), s.Lines)
+	}
+	if !strings.Contains(r.stderr, "wrote 8 samples") {
+		t.Errorf("stderr:\n%s", r.stderr)
+	}
+}
+
+// TestRamblingModelFinishesTheRun: a model whose reasoning outgrows
+// num_ctx on its continuation turns gives answers without output; the run
+// finishes with exit 0 and says why those answers are unparsed.
+func TestRamblingModelFinishesTheRun(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+		if len(req.Messages) > 2 {
+			return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+		}
+		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") {
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>on and on and on"}, DoneReason: "length", PromptTokens: 200, OutputTokens: 3896}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>no</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 200}
+	}
+	results := t.TempDir()
+	r := probe(t, "run", "--config", writeConfig(t, oneModel), "--host", f.URL, "--results", results, "--run", "r1", "--limit", "3",
+		"--prompts", "../../prompts/testdata", "--scenario", "tiny", "--no-judge")
+	if r.code != 0 {
+		t.Fatalf("exit %d, want 0\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "(0 complied, 3 refused, 3 unparsed (3 window full), 0 errors)") || !strings.Contains(r.stderr, "free#0 unparsed (window full)") {
+		t.Errorf("stderr does not say why the answers are unparsed:\n%s", r.stderr)
+	}
+	r = probe(t, "report", "--results", results, "--format", "json")
+	var rep struct {
+		Groups []struct {
+			Free, Paid struct{ N, Unparsed, Refused, Errors int }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || len(rep.Groups) != 1 {
+		t.Fatalf("report: %v\n%s", err, r.stdout)
+	}
+	if g := rep.Groups[0]; g.Free.N != 3 || g.Free.Unparsed != 3 || g.Free.Errors != 0 || g.Paid.Refused != 3 {
+		t.Errorf("report counts = %+v, want the free tier's 3 answers counted as unparsed", g)
+	}
+	s, err := record.ReadSamples(filepath.Join(results, "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range s.All() {
+		if rec.Tier == record.Free && rec.Stop != record.StopWindow {
+			t.Errorf("free record stop = %q, want window", rec.Stop)
+		}
+	}
+}
+
+// TestReportWarnsOfIgnoredLines: a second finished line for a sample (as
+// a run that named a model twice wrote them) is not counted, and the report
+// says so.
+func TestReportWarnsOfIgnoredLines(t *testing.T) {
+	results := t.TempDir()
+	dir := filepath.Join(results, "r1")
+	os.MkdirAll(dir, 0o755)
+	app, _, err := record.OpenAppender(filepath.Join(dir, record.SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []record.Outcome{record.Refused, record.Complied} {
+		app.Append(record.Sample{V: record.Version, Run: "r1", Model: "a", Scenario: "tiny", QueryID: "q", Tier: record.Free, Outcome: o})
+	}
+	app.Close()
+	r := probe(t, "report", "--results", results, "--format", "json")
+	if r.code != 0 || !strings.Contains(r.stderr, "1 later line for an already finished record was ignored (the first at line 2)") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"refused": 1`) || !strings.Contains(r.stdout, `"complied": 0`) {
+		t.Errorf("report does not count the first answer only:\n%s", r.stdout)
+	}
+}

@@ -369,7 +369,7 @@ func measureRows(ctx context.Context, cfg *config.Config, o ScenariosOptions, en
 		return err
 	}
 	client := env.NewClient(o.Host, cfg.Host)
-	prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs, nil)
+	prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs)
 	if err != nil {
 		return err
 	}

@@ -173,6 +173,9 @@ func loadReport(results, id string, env Env) (*report.Report, error) {
 	if s.Torn {
 		fmt.Fprintf(env.Stderr, "probe: %s ends in a torn line (a run was killed while writing); it is ignored\n", filepath.Join(dir, record.SamplesFile))
 	}
+	if note := s.IgnoredNote(filepath.Join(dir, record.SamplesFile)); note != "" {
+		fmt.Fprintf(env.Stderr, "probe: %s\n", note)
+	}
 	run, ok, err := record.ReadRun(dir)
 	if err != nil {
 		return nil, err

@@ -253,7 +253,26 @@ func (c *Config) check(b []byte) error {
 			return bad("default_models", "no [[model]] is named %q", n)
 		}
 	}
+	// A name listed twice would ask every sample twice.
+	if n, ok := repeated(c.DefaultModels); ok {
+		return bad("default_models", "%q is listed twice", n)
+	}
+	if n, ok := repeated(c.Scenarios); ok {
+		return bad("scenarios", "%q is listed twice", n)
+	}
 	return nil
+}
+
+// repeated returns the first name that occurs twice in names.
+func repeated(names []string) (string, bool) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			return n, true
+		}
+		seen[n] = true
+	}
+	return "", false
 }
 
 func checkThink(v any) error {

@@ -56,6 +56,9 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"duplicate", "[[model]]\nname = \"a\"\ntag = \"a\"\n[[model]]\nname = \"a\"\ntag = \"b\"\n", `m.toml:4: model name "a" is used twice`},
 		{"bad think", "[[model]]\nname = \"a\"\ntag = \"a\"\nthink = 3\n", "m.toml:1: model \"a\": think: must be"},
 		{"bad concurrency", "concurrency = -1\n[[model]]\nname = \"a\"\ntag = \"a\"\n", "m.toml:1: key concurrency: must be at least 1"},
+		{"default model twice", "samples = 1\ndefault_models = [\"a\", \"b\", \"a\"]\n[[model]]\nname = \"a\"\ntag = \"a\"\n[[model]]\nname = \"b\"\ntag = \"b\"\n", `m.toml:2: key default_models: "a" is listed twice`},
+		{"scenario twice", "scenarios = [\n  \"tiny\",\n  \"tiny\",\n]\n[[model]]\nname = \"a\"\ntag = \"a\"\n", `m.toml:1: key scenarios: "tiny" is listed twice`},
+		{"model name twice, far apart", "[[model]]\nname = \"a\"\ntag = \"a\"\n[[model]]\nname = \"b\"\ntag = \"b\"\n\n[[model]]\nname = \"a\"\ntag = \"c\"\n", `m.toml:8: model name "a" is used twice`},
 		{"unknown default model", "default_models = [\"z\"]\n[[model]]\nname = \"a\"\ntag = \"a\"\n", `m.toml:1: key default_models: no [[model]] is named "z"`},
 	}
 	for _, tt := range tests {

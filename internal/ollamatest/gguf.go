@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/ollama/ollama/fs/ggml"
@@ -29,6 +30,24 @@ type TinyOptions struct {
 	// joins the vocabulary after the control tokens unless already in it;
 	// left and right must be tokens of the bytes or of earlier merges.
 	Merges []string
+
+	// Says, when set, makes a model whose answer a test knows in advance:
+	// whatever it is asked, it writes Says[0], then Says[1:] in turn, over
+	// and over, until num_predict or a full window ends its turn (e.g. a
+	// scratchpad opened once and never closed). Says[1:] needs at least two
+	// texts, since the server stops a stream after 30 equal tokens in a
+	// row, and the texts must differ.
+	//
+	// Each text becomes one token, through merges added after Merges. The
+	// weights then make a bigram model: dimension 0 of every embedding
+	// marks "a token not in Says", dimension i+1 "Says[i]", each with a
+	// large constant that outweighs what the blocks add; the output row of
+	// each text reads the dimension of the text before it, so the last
+	// token alone decides the next. Start each text with "<" and a letter:
+	// the server's pre-tokenizer never puts those in one word, so the
+	// merges never change how a prompt is tokenized. Without Says the
+	// weights are as random as ever.
+	Says []string
 }
 
 func (o TinyOptions) withDefaults() TinyOptions {
@@ -85,14 +104,18 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 	}
 	kvDim := headDim * o.HeadsKV
 
-	tokens, types, err := tinyVocab(o.Merges)
+	merges := append([]string{}, o.Merges...)
+	for _, text := range o.Says {
+		merges = append(merges, wordMerges(merges, text)...)
+	}
+	tokens, types, err := tinyVocab(merges)
 	if err != nil {
 		return err
 	}
 	vocabSize := len(tokens)
-	merges := o.Merges
-	if merges == nil {
-		merges = []string{}
+	script, err := newScript(tokens, o.Says, o.Embedding)
+	if err != nil {
+		return err
 	}
 
 	kv := ggml.KV{
@@ -133,8 +156,21 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 		ts = append(ts, f32Tensor(name, []int{n}, func(int) float32 { return 1 }))
 	}
 
+	// scripted draws like random, then lets the script set the weight of
+	// a token (the row) in a dimension; drawing every value first keeps the
+	// other weights as they would be.
+	scripted := func(name string, set func(token, dim int) (float32, bool)) {
+		ts = append(ts, f32Tensor(name, []int{o.Embedding, vocabSize}, func(i int) float32 {
+			v := float32(rng.NormFloat64() * 0.5)
+			if w, ok := set(i/o.Embedding, i%o.Embedding); ok {
+				v = w
+			}
+			return v
+		}))
+	}
+
 	// Shapes are in ggml order: the first dimension is the input (row) length.
-	random("token_embd.weight", 0.5, o.Embedding, vocabSize)
+	scripted("token_embd.weight", script.embedding)
 	for i := range o.Blocks {
 		b := fmt.Sprintf("blk.%d.", i)
 		ones(b+"attn_norm.weight", o.Embedding)
@@ -148,7 +184,7 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 		random(b+"ffn_down.weight", 0.1, o.FeedForward, o.Embedding)
 	}
 	ones("output_norm.weight", o.Embedding)
-	random("output.weight", 0.5, o.Embedding, vocabSize)
+	scripted("output.weight", script.output)
 
 	f, err := os.Create(path)
 	if err != nil {
@@ -166,6 +202,101 @@ func WriteTinyModel(path string, seed uint64, opts TinyOptions) (err error) {
 		return fmt.Errorf("ollamatest: writing %s: %w", path, err)
 	}
 	return nil
+}
+
+// script is the bigram model of TinyOptions.Says: ids[i] is the token of
+// Says[i], and next[d] the token that follows a token marked by dimension d.
+type script struct {
+	ids  []int
+	next map[int]int
+}
+
+// The weights a script sets: the marking dimension of every embedding, and
+// in each text's output row the dimension of the text before it. After the
+// final norm the marking dimension is about 7.5 and the others below 1, so
+// the scripted token's logit leads every other by about 70.
+const (
+	scriptEmbedding = 40
+	scriptLogit     = 10
+)
+
+func newScript(tokens []string, says []string, embedding int) (*script, error) {
+	if len(says) == 0 {
+		return &script{}, nil
+	}
+	if len(says) < 3 {
+		return nil, fmt.Errorf("ollamatest: Says needs a first text and at least two to repeat, got %d", len(says))
+	}
+	if len(says)+1 > embedding {
+		return nil, fmt.Errorf("ollamatest: Says has %d texts, more than the embedding of %d can mark", len(says), embedding)
+	}
+	sc := &script{next: map[int]int{}}
+	for i, text := range says {
+		id := slices.Index(tokens, spell(text))
+		if id < 0 || id == TinyBOS || id == TinyEOS || slices.Contains(sc.ids, id) {
+			return nil, fmt.Errorf("ollamatest: Says[%d] %q is not a token of its own", i, text)
+		}
+		sc.ids = append(sc.ids, id)
+	}
+	sc.next[0] = sc.ids[0]
+	for i := range sc.ids {
+		sc.next[i+1] = sc.ids[max(1, (i+1)%len(sc.ids))]
+	}
+	return sc, nil
+}
+
+// dim is the dimension that marks token in the script's embeddings.
+func (sc *script) dim(token int) int {
+	return slices.Index(sc.ids, token) + 1 // 0 for a token not in Says
+}
+
+func (sc *script) embedding(token, dim int) (float32, bool) {
+	if sc.ids == nil || dim > len(sc.ids) {
+		return 0, false
+	}
+	if dim == sc.dim(token) {
+		return scriptEmbedding, true
+	}
+	return 0, true
+}
+
+func (sc *script) output(token, dim int) (float32, bool) {
+	if sc.ids == nil || dim > len(sc.ids) {
+		return 0, false
+	}
+	if sc.next[dim] == token {
+		return scriptLogit, true
+	}
+	return 0, true
+}
+
+// spell writes text in GPT-2's byte-to-unicode alphabet, as tokens are
+// spelled in the vocabulary.
+func spell(text string) string {
+	table := byteToUnicode()
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		b.WriteRune(table[text[i]])
+	}
+	return b.String()
+}
+
+// wordMerges returns the merges that make text one token, one byte at a
+// time from the left, leaving out those already in merges.
+func wordMerges(merges []string, text string) []string {
+	have := map[string]bool{}
+	for _, m := range merges {
+		have[m] = true
+	}
+	var out []string
+	for i := 1; i < len(text); i++ {
+		m := spell(text[:i]) + " " + spell(text[i:i+1])
+		if !have[m] {
+			out = append(out, m)
+			have[m] = true
+		}
+	}
+	return out
 }
 
 // tinyVocab returns the tiny model's tokens and token types: the bytes, the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/ollama/ollama/fs/ggml"
@@ -175,4 +176,43 @@ func equalShape(a, b []uint64) bool {
 		}
 	}
 	return true
+}
+
+func TestWriteTinyModelSays(t *testing.T) {
+	says := []string{"<SCRATCHPAD_REASONING>", "<hmm/>", "<so/>"}
+	p := filepath.Join(t.TempDir(), "m.gguf")
+	if err := WriteTinyModel(p, 3, TinyOptions{Says: says}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := ggml.Decode(f, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := m.KV().Strings("tokenizer.ggml.tokens")
+	merges := m.KV().Strings("tokenizer.ggml.merges")
+	// "<SCRATCHPAD_REASONING>" takes 21 merges; "<hmm/>" 5 and "<so/>" 4.
+	if len(merges) != 30 || len(tokens) != TinyVocabSize+30 {
+		t.Errorf("%d merges and %d tokens, want 30 and %d", len(merges), len(tokens), TinyVocabSize+30)
+	}
+	for _, text := range says {
+		if !slices.Contains(tokens, text) {
+			t.Errorf("%q is not a token", text)
+		}
+	}
+	// The merges never apply inside a prompt: "<" and a letter are never
+	// in one word for the server's pre-tokenizer.
+	text := "Reason in <SCRATCHPAD_REASONING> tags; say <hmm/> or <so/>, then answer in <OUTPUT>."
+	if got := len(Tokenize(text, merges)); got != len(text) {
+		t.Errorf("%d tokens for %d bytes with the merges of Says, want one a byte", got, len(text))
+	}
+	for _, bad := range [][]string{{"<a>", "<b>"}, {"<a>", "<b>", "<b>"}, {"</s>", "<a>", "<b>"}} {
+		if err := WriteTinyModel(p, 3, TinyOptions{Says: bad}); err == nil {
+			t.Errorf("Says %q: no error", bad)
+		}
+	}
 }

@@ -44,7 +44,7 @@ const (
 // Judgment is the judge's verdict on one sample for one question: every
 // vote with its evidence, the positive fraction, and the label drawn from
 // it. One line of judgments.jsonl. A later line with the same JudgmentKey
-// supersedes an earlier one; only unsettled lines are ever superseded.
+// supersedes an earlier one; only unclassified lines are ever superseded.
 type Judgment struct {
 	V        int    `json:"v"`
 	Run      string `json:"run"`
@@ -139,6 +139,12 @@ func (j Judgment) Key() JudgmentKey {
 func (j *Judgment) Settled() bool {
 	return j.Label != LabelUnclassified || !j.Transient
 }
+
+// Final reports whether the judgment may never be superseded: it has a
+// label. An unclassified line may be: probe classify asks it again when its
+// votes were lost to the server, and with --retry-unclassified also when no
+// vote fitted the schema.
+func (j Judgment) Final() bool { return j.Label != LabelUnclassified }
 
 // Judgments is the state of a run's judgments.jsonl: the latest line for
 // each key, in the order keys first appeared.

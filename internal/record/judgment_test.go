@@ -55,6 +55,36 @@ func TestJudgmentsSupersedeAndPick(t *testing.T) {
 	}
 }
 
+// TestSettledVerdictIsNeverReplaced: a labelled verdict stays, whatever
+// follows it; an unclassified one, lost or not, may be asked again.
+func TestSettledVerdictIsNeverReplaced(t *testing.T) {
+	j := func(q, label string, transient bool) Judgment {
+		return Judgment{Model: "m", Scenario: "s", QueryID: q, Tier: Free, Kind: KindAF, Judge: "a", PromptSHA256: "h", Label: label, Transient: transient}
+	}
+	var js Judgments
+	for _, r := range []Judgment{
+		j("q1", LabelNo, false),
+		j("q1", LabelAF, false),           // ignored: q1 was settled
+		j("q1", LabelUnclassified, true),  // ignored
+		j("q2", LabelUnclassified, false), // no vote fitted the schema
+		j("q2", LabelMaybe, false),        // --retry-unclassified asked it again
+		j("q3", LabelUnclassified, true),  // lost to the server
+		j("q3", LabelAF, false),
+	} {
+		js.Add(r)
+	}
+	want := map[string]string{"q1": LabelNo, "q2": LabelMaybe, "q3": LabelAF}
+	for q, label := range want {
+		got, _ := js.Get(JudgmentKey{Sample: Key{Model: "m", Scenario: "s", QueryID: q, Tier: Free}, Kind: KindAF, Judge: "a", PromptSHA256: "h"})
+		if got.Label != label {
+			t.Errorf("%s: label %s, want %s", q, got.Label, label)
+		}
+	}
+	if js.Ignored != 2 || js.Len() != 3 || js.Lines != 7 {
+		t.Errorf("%d ignored, %d keys, %d lines; want 2, 3, 7", js.Ignored, js.Len(), js.Lines)
+	}
+}
+
 func TestJudgmentsNewerVersion(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, JudgmentsFile), []byte(`{"v":99,"kind":"af"}`+"\n"), 0o644)

@@ -113,3 +113,57 @@ func TestWriteRunIsAtomic(t *testing.T) {
 		t.Errorf("run.json mode = %v, %v; want 0644 like any output file", st.Mode().Perm(), err)
 	}
 }
+
+// TestFinishedRecordIsNeverReplaced reads a file in which later lines follow
+// finished answers for the same key, as a run that named a model twice
+// wrote them: the first finished answer counts, and the rest are counted.
+func TestFinishedRecordIsNeverReplaced(t *testing.T) {
+	dir := t.TempDir()
+	a, _, err := OpenAppender(filepath.Join(dir, SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(q string, o Outcome, out string) Sample {
+		return Sample{V: Version, Model: "m", Scenario: "s", QueryID: q, Tier: Free, Outcome: o, Output: out}
+	}
+	for _, r := range []Sample{
+		rec("q1", Error, ""),                       // line 1
+		rec("q1", Refused, "<rejected/>"),          // 2: supersedes the error
+		rec("q2", Complied, "first"),               // 3
+		rec("q1", Complied, "second answer"),       // 4: ignored
+		rec("q2", Complied, "second answer"),       // 5: ignored
+		rec("q1", Error, ""),                       // 6: ignored
+		rec("q3", Error, ""),                       // 7
+		rec("q3", Error, "a later error"),          // 8: an error may replace an error
+		rec("q3", Unparsed, "<OUTPUT>hm</OUTPUT>"), // 9: and an answer replaces it
+	} {
+		if err := a.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.Close()
+	s, err := ReadSamples(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Outcome{"q1": Refused, "q2": Complied, "q3": Unparsed}
+	for q, o := range want {
+		got, ok := s.Get(Key{Model: "m", Scenario: "s", QueryID: q, Tier: Free})
+		if !ok || got.Outcome != o {
+			t.Errorf("%s: got %s (%q), want %s", q, got.Outcome, got.Output, o)
+		}
+	}
+	if got, _ := s.Get(Key{Model: "m", Scenario: "s", QueryID: "q2", Tier: Free}); got.Output != "first" {
+		t.Errorf("q2 output = %q, want the first finished answer", got.Output)
+	}
+	if s.Len() != 3 || s.Lines != 9 || s.Ignored != 3 || s.FirstIgnored != 4 {
+		t.Errorf("%d keys, %d lines, %d ignored (first at line %d); want 3, 9, 3, 4", s.Len(), s.Lines, s.Ignored, s.FirstIgnored)
+	}
+	note := s.IgnoredNote(SamplesFile)
+	if !strings.Contains(note, "3 later lines") || !strings.Contains(note, "line 4") {
+		t.Errorf("note = %q, want the count and the first line", note)
+	}
+	if (&Samples{}).IgnoredNote(SamplesFile) != "" {
+		t.Error("a log with nothing ignored has a note")
+	}
+}

@@ -127,6 +127,11 @@ func (s Sample) Key() Key {
 	return Key{Model: s.Model, Scenario: s.Scenario, Variant: s.Variant, QueryID: s.QueryID, Tier: s.Tier, Sample: s.Sample}
 }
 
+// Final reports whether the sample holds a model answer. Only an error
+// record is ever superseded, when a resumed run tries it again: a finished
+// answer is never replaced (see Log).
+func (s Sample) Final() bool { return s.Outcome != Error }
+
 // Answered reports whether the sample holds a model answer, the samples a
 // rate is computed over.
 func (s *Sample) Answered() bool {

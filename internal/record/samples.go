@@ -23,7 +23,7 @@ func ReadSamples(dir string) (*Samples, error) {
 // Error records are not done; a resumed run tries them again.
 func (s *Samples) Done(k Key) bool {
 	r, ok := s.Get(k)
-	return ok && r.Outcome != Error
+	return ok && r.Final()
 }
 
 // All returns the latest record of every key, sorted by model, scenario,

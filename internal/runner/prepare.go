@@ -39,12 +39,9 @@ const charsPerToken = 3
 
 // Prepare resolves models against the server: each must be present, and
 // gets the num_ctx its requests will use. A missing model is an error that
-// names the pull command.
-//
-// sized gives, by model name, the num_ctx a resumed run already sized for a
-// model the configuration leaves unsized: it is kept, so that a resumption
-// with other requests does not change the window in the middle of a run.
-func Prepare(ctx context.Context, c llm.Client, models []config.Model, scenarios []*prompt.Scenario, reqs []dataset.Request, sized map[string]int) ([]*Model, error) {
+// names the pull command. A resumed run then keeps the window an earlier
+// session sized (see keepSized).
+func Prepare(ctx context.Context, c llm.Client, models []config.Model, scenarios []*prompt.Scenario, reqs []dataset.Request) ([]*Model, error) {
 	longest := LongestPrompt(scenarios, reqs)
 	var out []*Model
 	for _, m := range models {
@@ -54,10 +51,7 @@ func Prepare(ctx context.Context, c llm.Client, models []config.Model, scenarios
 		}
 		pm := &Model{Model: m, Info: info, NumCtx: m.NumCtx}
 		if pm.NumCtx == 0 {
-			pm.NumCtx, pm.NumCtxSized = sized[m.Name], true
-			if pm.NumCtx == 0 {
-				pm.NumCtx = SizeContext(longest, m.NumPredict, info.ContextLength)
-			}
+			pm.NumCtx, pm.NumCtxSized = SizeContext(longest, m.NumPredict, info.ContextLength), true
 		}
 		pm.Options = m.Options()
 		pm.Options["num_ctx"] = pm.NumCtx

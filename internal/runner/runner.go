@@ -58,6 +58,9 @@ type Result struct {
 	Skipped int
 	Written int
 	Counts  map[record.Outcome]int
+	// Stops counts the unparsed answers written that ended without output,
+	// by reason (record.StopWindow, StopLength, StopTurns).
+	Stops map[string]int
 	// Failed lists models whose requests the server rejected outright (a
 	// prompt that does not fit, an option the model does not support);
 	// their remaining samples were not attempted.
@@ -90,16 +93,20 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
+	// A model given twice would ask each of its samples twice.
+	seen := map[string]bool{}
+	for _, m := range o.Models {
+		if seen[m.Name] {
+			return nil, fmt.Errorf("model %s is given twice", m.Name)
+		}
+		seen[m.Name] = true
+	}
 	// Ask the server first, so a run that cannot start leaves no folder.
 	version, err := o.Client.Version(ctx)
 	if err != nil {
 		return nil, err
 	}
-	prev, resumed, err := record.ReadRun(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests, sizedBefore(prev, o.Models))
+	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests)
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +118,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer lock.Unlock()
+	// run.json is read only under the lock: another probe on the same run
+	// may be rewriting it until then.
+	prev, resumed, err := record.ReadRun(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	keepSized(models, sizedBefore(prev, o.Models))
 	meta := o.describe(version, models)
 	if resumed {
 		if err := compatible(prev, meta); err != nil {
@@ -128,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	defer app.Close()
 
-	res := &Result{Counts: map[record.Outcome]int{}, Torn: done.Torn || cut > 0}
+	res := &Result{Counts: map[record.Outcome]int{}, Stops: map[string]int{}, Torn: done.Torn || cut > 0}
 	var plans [][]Job
 	for _, m := range models {
 		var todo []Job
@@ -150,6 +164,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if res.Torn {
 		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that sample will be redone\n", record.SamplesFile)
+	}
+	if note := done.IgnoredNote(filepath.Join(o.Dir, record.SamplesFile)); note != "" {
+		fmt.Fprintf(o.Log, "probe: %s\n", note)
 	}
 	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go; %s per model, each sent as one block so the server's prompt cache holds it (Ollama %s at %s)\n",
 		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, plural(SystemPrompts(o.Scenarios), "system prompt"), version, o.Client.Host())
@@ -273,6 +290,9 @@ func (r *run) model(ctx context.Context, m *Model, jobs []Job) error {
 		}
 		r.res.Written++
 		r.res.Counts[rec.Outcome]++
+		if rec.Stop != "" {
+			r.res.Stops[rec.Stop]++
+		}
 		r.n++
 		r.progress(rec)
 	}
@@ -309,9 +329,13 @@ func (r *run) progress(rec record.Sample) {
 	if rec.Outcome == record.Error {
 		detail = ": " + firstLine(rec.Error)
 	}
+	what := string(rec.Outcome)
+	if rec.Stop != "" {
+		what += " (" + StopWords(rec.Stop) + ")"
+	}
 	fmt.Fprintf(r.o.Log, "[%*d/%d] %s %s %s %s#%d %s %.1fs%s%s\n",
 		len(fmt.Sprint(r.todo)), r.n, r.todo, rec.Model, scenarioLabel(rec), rec.QueryID, rec.Tier, rec.Sample,
-		rec.Outcome, float64(rec.DurationMS)/1000, eta, detail)
+		what, float64(rec.DurationMS)/1000, eta, detail)
 }
 
 // scenarioLabel names a sample's scenario and variant as Scenario.Label does.
@@ -352,7 +376,20 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 			if ctx.Err() != nil || errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrModelNotFound) {
 				return rec, err
 			}
+			if turn > 1 && errors.Is(err, llm.ErrContextExceeded) {
+				// The first turn fitted, so the model saw the whole
+				// prompt; its own reasoning then outgrew the window. That
+				// is an answer without output, not a broken setup.
+				rec.Stop = record.StopWindow
+				break
+			}
 			rec.Outcome, rec.Error = record.Error, describe(err, m)
+			break
+		}
+		if turn > 1 && resp.PromptTokens >= m.NumCtx {
+			// As above, but the server took the continuation and may have
+			// cut it: this turn's answer is dropped, the earlier ones stand.
+			rec.Stop = record.StopWindow
 			break
 		}
 		content.WriteString(resp.Content)
@@ -364,15 +401,19 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		rec.OutputTokens += resp.OutputTokens
 		rec.DoneReason = resp.DoneReason
 		if resp.PromptTokens >= m.NumCtx {
-			// The prompt filled the whole window: Ollama may have cut it,
-			// so the answer cannot be trusted as an answer to our prompt.
+			// The first prompt filled the whole window: Ollama may have cut
+			// it, so the answer cannot be trusted as an answer to our prompt.
 			rec.Truncated = true
 			rec.Outcome = record.Error
 			rec.Error = fmt.Sprintf("%s: prompt_eval_count %d reached num_ctx %d on turn %d; raise num_ctx for %s",
 				msgContext, resp.PromptTokens, m.NumCtx, turn, m.Name)
 			break
 		}
-		if turn >= r.o.Config.MaxTurns || !outcome.NeedsMore(content.String()) {
+		if !outcome.NeedsMore(content.String()) {
+			break
+		}
+		if turn >= r.o.Config.MaxTurns {
+			rec.Stop = record.StopTurns
 			break
 		}
 		msgs = append(msgs,
@@ -385,8 +426,46 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	if rec.Outcome != record.Error {
 		p := outcome.Parse(rec.Response)
 		rec.Outcome, rec.Scratchpad, rec.Output = p.Outcome, p.Scratchpad, p.Output
+		switch {
+		case rec.Outcome != record.Unparsed || p.Output != "":
+			// An answer with output needs no reason; a stop set above
+			// always leaves an unparsed answer without output.
+			rec.Stop = ""
+		case rec.Stop == "" && rec.DoneReason == "length":
+			// E.g. a thinking model that spent num_predict before writing.
+			rec.Stop = record.StopLength
+		}
 	}
 	return rec, nil
+}
+
+// StopWords says in a few words why an answer ended without output, for
+// progress lines and summaries.
+func StopWords(stop string) string {
+	switch stop {
+	case record.StopWindow:
+		return "window full"
+	case record.StopLength:
+		return "num_predict reached"
+	case record.StopTurns:
+		return "max_turns reached"
+	}
+	return stop
+}
+
+// UnparsedSummary words n unparsed answers with the reasons some ended
+// without output, e.g. "3 unparsed (2 window full, 1 max_turns reached)".
+func UnparsedSummary(n int, stops map[string]int) string {
+	var parts []string
+	for _, s := range []string{record.StopWindow, record.StopLength, record.StopTurns} {
+		if stops[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", stops[s], StopWords(s)))
+		}
+	}
+	if len(parts) == 0 {
+		return fmt.Sprintf("%d unparsed", n)
+	}
+	return fmt.Sprintf("%d unparsed (%s)", n, strings.Join(parts, ", "))
 }
 
 // sampleOptions gives sample k of a request the seed seed+k, so that a
@@ -463,6 +542,18 @@ func sizedBefore(prev record.Run, models []config.Model) map[string]int {
 	return out
 }
 
+// keepSized gives each model whose num_ctx the probe sized the window an
+// earlier session of the run used, so that a resumption with other requests
+// does not change the window in the middle of a run.
+func keepSized(models []*Model, sized map[string]int) {
+	for _, m := range models {
+		if n := sized[m.Name]; m.NumCtxSized && n > 0 {
+			m.NumCtx = n
+			m.Options["num_ctx"] = n
+		}
+	}
+}
+
 // describe builds run.json's content for this invocation.
 func (o Options) describe(version string, models []*Model) record.Run {
 	meta := record.Run{
@@ -498,8 +589,13 @@ func (o Options) describe(version string, models []*Model) record.Run {
 
 // compatible checks that resuming prev with next would not mix settings:
 // the same model name must be the same weights with the same options, the
-// same scenario the same prompts, and the data set the same file.
+// scenarios the same set with the same prompts, the data set the same file,
+// and max_turns and the judge's settings the same, since each changes what
+// a sample or verdict counts as.
 func compatible(prev, next record.Run) error {
+	if err := sameSettings(prev, next); err != nil {
+		return err
+	}
 	for _, n := range next.Models {
 		for _, p := range prev.Models {
 			if p.Name != n.Name {
@@ -560,6 +656,27 @@ func samePrompt(p, n record.Artifact) error {
 	return nil
 }
 
+// sameSettings compares the settings of prev's and next's configurations
+// that change a number: max_turns (how long a model may reason before its
+// answer counts as unparsed), the set of scenarios, and the judge. A
+// setting an older run.json does not record is not compared.
+func sameSettings(prev, next record.Run) error {
+	p, n := runConfig(prev), runConfig(next)
+	if p.MaxTurns != 0 && p.MaxTurns != n.MaxTurns {
+		return fmt.Errorf("max_turns was %d, now %d", p.MaxTurns, n.MaxTurns)
+	}
+	if a, b := scenarioNames(prev), scenarioNames(next); len(a) > 0 && strings.Join(a, ",") != strings.Join(b, ",") {
+		return fmt.Errorf("scenarios were %s, now %s (resume with --scenario %s)",
+			strings.Join(a, ", "), strings.Join(b, ", "), strings.Join(a, " --scenario "))
+	}
+	if p.Judge.Model != "" {
+		if a, b := judgeSettings(p.Judge), judgeSettings(n.Judge); a != b {
+			return fmt.Errorf("the judge was %s, now %s", a, b)
+		}
+	}
+	return nil
+}
+
 func varsText(v map[string]string) string {
 	if len(v) == 0 {
 		return "none"
@@ -569,6 +686,46 @@ func varsText(v map[string]string) string {
 		parts = append(parts, fmt.Sprintf("%s=%q", k, v[k]))
 	}
 	return strings.Join(parts, " ")
+}
+
+// runConfig reads the configuration a run.json holds. What it was written
+// from is a *config.Config, what it is read back as a JSON object; both go
+// through JSON. A configuration that does not read is compared as empty.
+func runConfig(r record.Run) config.Config {
+	var c config.Config
+	if b, err := json.Marshal(r.Config); err == nil {
+		_ = json.Unmarshal(b, &c)
+	}
+	return c
+}
+
+// scenarioNames lists a run's scenarios, sorted, once each: a scenario
+// appears in run.json once per variant, and a variant added to the grid is
+// new work, as more samples are, not a change of the run.
+func scenarioNames(r record.Run) []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		out = append(out, s.Name)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// judgeSettings words the judge settings that change a verdict. The host is
+// left out: the same model on another server votes the same way.
+func judgeSettings(j config.Judge) string {
+	or := func(v string, set bool) string {
+		if !set {
+			return "unset"
+		}
+		return v
+	}
+	temp := "unset"
+	if j.Temperature != nil {
+		temp = fmt.Sprint(*j.Temperature)
+	}
+	return fmt.Sprintf("%s (votes %s, temperature %s, num_ctx %s)", j.Model,
+		or(fmt.Sprint(j.Votes), j.Votes != 0), temp, or(fmt.Sprint(j.NumCtx), j.NumCtx != 0))
 }
 
 // merge keeps what prev knew (models and scenarios not in this invocation,
