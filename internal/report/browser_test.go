@@ -121,16 +121,17 @@ func TestHTMLInBrowser(t *testing.T) {
 	if err := os.WriteFile(path, page.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	src := r.Sources["r1"]
 	count := func(keep func(s record.Sample) bool) int {
 		n := 0
-		for _, s := range r.Sources.Samples {
+		for _, s := range src.Samples {
 			if keep(s) {
 				n++
 			}
 		}
 		return n
 	}
-	total := len(r.Sources.Samples)
+	total := len(src.Samples)
 
 	t.Run("loads", func(t *testing.T) {
 		t.Parallel()
@@ -165,8 +166,8 @@ func TestHTMLInBrowser(t *testing.T) {
 		}{
 			{"tier:paid", func(s record.Sample) bool { return s.Tier == record.Paid }},
 			{"model:a,tier:free,label:af", func(s record.Sample) bool {
-				j, ok := r.Sources.Judgments[s.Key()]
-				return s.Model == "a" && s.Tier == record.Free && ok && j.Label == LabelAF
+				j, ok := src.Verdicts[s.Key()]
+				return s.Model == "a" && s.Tier == record.Free && ok && j.AF == record.LabelAF
 			}},
 		} {
 			dom, log := browse(t, bin, fileURL(path, "filter="+tt.filter), "--dump-dom")

@@ -9,9 +9,27 @@ import (
 	"testing"
 
 	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// testJudge is the judge the fixtures' verdicts come from.
+var testJudge = record.JudgeChoice{Model: "j:1b", AFPrompt: "af0123456789", CompliancePrompt: "cc0123456789", ChosenBy: record.ChosenByConfig}
+
+// runOf is a run of samples, judged when verdicts is not nil.
+func runOf(id string, samples []record.Sample, verdicts record.Verdicts) stats.Run {
+	r := stats.Run{ID: id, Samples: samples, Verdicts: verdicts, Judge: record.JudgeChoice{ChosenBy: record.ChosenByNone}}
+	if verdicts != nil {
+		r.Judge = testJudge
+	}
+	return r
+}
+
+// build is the report of one run.
+func build(id string, samples []record.Sample, verdicts record.Verdicts) *Report {
+	return &Report{Table: stats.Build([]stats.Run{runOf(id, samples, verdicts)})}
+}
 
 // fixture is a small run: model a shows a gap, model b none, with an error,
 // an unparsed answer and a truncated prompt among them.
@@ -51,7 +69,7 @@ func fixture() []record.Sample {
 }
 
 func TestBuildCounts(t *testing.T) {
-	r := Build("r1", fixture(), nil)
+	r := build("r1", fixture(), nil).Table
 	if got, want := len(r.Groups), 2; got != want {
 		t.Fatalf("got %d groups, want %d", got, want)
 	}
@@ -59,7 +77,7 @@ func TestBuildCounts(t *testing.T) {
 	if a.Model != "a" || b.Model != "b" {
 		t.Fatalf("groups out of order: %s, %s", a.Model, b.Model)
 	}
-	if got, want := a.Free, (Tier{N: 12, Complied: 6, Refused: 5, Unparsed: 1, Rate: 0.5}); got.N != want.N || got.Complied != want.Complied || got.Refused != want.Refused || got.Unparsed != want.Unparsed || got.Rate != want.Rate {
+	if got, want := a.Free, (stats.TierSummary{N: 12, Complied: 6, Refused: 5, Unparsed: 1, Rate: 0.5}); got.N != want.N || got.Complied != want.Complied || got.Refused != want.Refused || got.Unparsed != want.Unparsed || got.Rate != want.Rate {
 		t.Errorf("a free = %+v, want %+v", got, want)
 	}
 	if got := a.Gap.Value; got < 0.4166 || got > 0.4167 {
@@ -83,7 +101,7 @@ func TestBuildCounts(t *testing.T) {
 }
 
 func TestGolden(t *testing.T) {
-	r := Build("r1", fixture(), nil)
+	r := build("r1", fixture(), nil)
 	for _, f := range Formats {
 		t.Run(f, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -110,17 +128,30 @@ func TestGolden(t *testing.T) {
 }
 
 func TestUnknownFormat(t *testing.T) {
-	if err := Write(&bytes.Buffer{}, Build("r", nil, nil), "xml"); err == nil {
+	if err := Write(&bytes.Buffer{}, build("r", nil, nil), "xml"); err == nil {
 		t.Error("unknown format: got nil error")
 	}
 }
 
 func TestEmptyRun(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Write(&buf, Build("r", nil, nil), "json"); err != nil {
+	if err := Write(&buf, build("r", nil, nil), "json"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "{\n  \"run\": \"r\",\n  \"samples\": 0,\n  \"groups\": []\n}\n"; got != want {
+	want := `{
+  "run": "r",
+  "samples": 0,
+  "judge": {
+    "model": "",
+    "af_prompt_sha256": "",
+    "compliance_prompt_sha256": "",
+    "chosen_by": "none"
+  },
+  "groups": [],
+  "ablations": []
+}
+`
+	if got := buf.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
