@@ -185,6 +185,35 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("grid", func(t *testing.T) {
+		t.Parallel()
+		// Two scenarios, a variant and several samples per request: the
+		// figure has a panel per scenario, and the variant filter works.
+		g := gridFixture()
+		var page bytes.Buffer
+		if err := Write(&page, g, "html"); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "grid.html")
+		if err := os.WriteFile(p, page.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dom, log := browse(t, bin, fileURL(p, "filter=variant:no-cot,tier:free"), "--dump-dom")
+		checkLoaded(t, dom, log)
+		want, all := 0, len(g.Sources["g1"].Samples)
+		for _, s := range g.Sources["g1"].Samples {
+			if s.Variant == "no-cot" && s.Tier == record.Free {
+				want++
+			}
+		}
+		if shown, hidden := visible(dom); shown != want || hidden != all-want {
+			t.Errorf("variant filter: got %d shown and %d hidden, want %d and %d", shown, hidden, want, all-want)
+		}
+		if got := strings.Count(dom, `class="panel-title"`); got != 2 {
+			t.Errorf("the figure has %d scenario panels, want 2", got)
+		}
+	})
+
 	t.Run("control", func(t *testing.T) {
 		t.Parallel()
 		// The same page with a console error and a load the policy

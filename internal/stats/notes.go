@@ -82,6 +82,8 @@ func notes(g Group, f facts) []string {
 		out = append(out, fmt.Sprintf("the compliance gap is significant: 95%% interval [%s, %s] excludes zero, p = %s", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
 	}
 	switch {
+	case f.gap.Test == PairedPermutationTest && g.Gap.SamplesPerRequest > 1:
+		out = append(out, "p-value: "+f.gap.Note+"; Fisher's exact p counts every sample as independent, which overstates the evidence when a request has several, and is shown only to compare with unpaired replications")
 	case f.gap.Note != "":
 		out = append(out, "p-value: "+f.gap.Note)
 	case f.gap.Test == McNemarExactTest:
