@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/probe-eval/probe/internal/record"
@@ -153,5 +154,24 @@ func TestEmptyRun(t *testing.T) {
 `
 	if got := buf.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestJudgeLine(t *testing.T) {
+	tests := []struct {
+		judge record.JudgeChoice
+		multi bool
+		want  string
+	}{
+		{testJudge, false, "judge: j:1b, the configured judge; counted: af prompt af0123456789, compliance prompt cc0123456789"},
+		{record.JudgeChoice{Model: "k:7b", AFPrompt: "p", ChosenBy: record.ChosenByFlag}, true, "judge of run r: k:7b, named by --judge; counted: af prompt p"},
+		{record.JudgeChoice{Model: "k:7b", CompliancePrompt: "c", ChosenBy: record.ChosenByMostSettled}, false, "judge: k:7b, the judge with the most settled verdicts; counted: compliance prompt c"},
+		{record.JudgeChoice{ChosenBy: record.ChosenByNone}, false, "no judge: reasoning not judged yet"},
+		{record.JudgeChoice{ChosenBy: record.ChosenByNone, Note: "all 3 verdicts of judge d:1b were lost"}, false, "no judge: no verdict was settled (see the note)"},
+	}
+	for _, tt := range tests {
+		if got := judgeLine(stats.RunSummary{Run: "r", Judge: tt.judge}, tt.multi); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("judgeLine(%+v) = %q, want %q", tt.judge, got, tt.want)
+		}
 	}
 }

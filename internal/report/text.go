@@ -126,7 +126,10 @@ func judgeLine(run stats.RunSummary, multi bool) string {
 	if multi {
 		of = " of run " + run.Run
 	}
-	if j.Model == "" {
+	switch {
+	case j.Model == "" && j.Note != "":
+		return fmt.Sprintf("no judge%s: no verdict was settled (see the note)", of)
+	case j.Model == "":
 		return fmt.Sprintf("no judge%s: reasoning not judged yet (probe classify adds alignment-faking and judged-compliance counts)", of)
 	}
 	var prompts []string
