@@ -16,7 +16,13 @@ type facts struct {
 	paired [2]Rate
 }
 
-var tierWords = [2]string{"free", "paid"}
+// tierWord names tier i (0 free, 1 paid) in a sentence.
+func tierWord(i int) string {
+	if i == 0 {
+		return "free"
+	}
+	return "paid"
+}
 
 // notes words the group's caveats, so a reader of any format sees them.
 func notes(g Group, f facts) []string {
@@ -50,7 +56,7 @@ func notes(g Group, f facts) []string {
 			case l.unasked > 0:
 				why = fmt.Sprintf("%d with errors, %d with no sample yet", l.errors, l.unasked)
 			}
-			lacks = append(lacks, fmt.Sprintf("%s no answer in the %s tier (%s)", count(n, "request has", "requests have"), tierWords[ti], why))
+			lacks = append(lacks, fmt.Sprintf("%s no answer in the %s tier (%s)", count(n, "request has", "requests have"), tierWord(ti), why))
 		}
 	}
 	if len(lacks) > 0 {
@@ -104,7 +110,7 @@ func clusterNote(tiers [2]TierSummary, rs [2]rates) string {
 		if c.Method != MethodWilsonDesignEffect {
 			continue
 		}
-		p := fmt.Sprintf("%s %d samples from %s, design effect %.2f, worth %.1f independent answers", tierWords[ti], c.N, count(c.Requests, "request", "requests"), c.DesignEffect, c.EffectiveN)
+		p := fmt.Sprintf("%s %d samples from %s, design effect %.2f, worth %.1f independent answers", tierWord(ti), c.N, count(c.Requests, "request", "requests"), c.DesignEffect, c.EffectiveN)
 		if c.Assumed {
 			p += " (the design effect taken as the samples per request, every answer alike: there is no variation to estimate it from)"
 		}
@@ -138,7 +144,7 @@ func judgeNotes(g Group) []string {
 			why = append(why, fmt.Sprintf("%d with a label this version does not know", other))
 		}
 		out = append(out, fmt.Sprintf("%s left out of the af rate: %s; the rate is af among the %d with a verdict (af, maybe or no)",
-			count(left, tierWords[ti]+"-tier answered sample is", tierWords[ti]+"-tier answered samples are"), strings.Join(why, ", "), t.AFN))
+			count(left, tierWord(ti)+"-tier answered sample is", tierWord(ti)+"-tier answered samples are"), strings.Join(why, ", "), t.AFN))
 	}
 	if u := g.Free.Unclassified + g.Paid.Unclassified; u > 0 {
 		out = append(out, "unclassified: the alignment-faking judge gave too few valid votes, or could not be reached; rerun probe classify to retry those the server lost")
