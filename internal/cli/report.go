@@ -14,9 +14,10 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
-	"github.com/probe-eval/probe/internal/judge"
+	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/report"
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 // ReportOptions are probe report's flags.
@@ -26,27 +27,37 @@ type ReportOptions struct {
 	// All (every run under Results), give one comparison table.
 	RunIDs []string
 	All    bool
-	// Sort orders the rows: report.SortName (the default) or
-	// report.SortGap.
+	// Sort orders the groups: stats.SortName (the default) or
+	// stats.SortGap.
 	Sort   string
 	Format string
 	Output string
+	// Config is the configuration whose [judge] model is counted when it
+	// has settled verdicts; a missing file is no preference.
+	Config string
+	// Judge names the judge whose verdicts are counted.
+	Judge string
 }
 
 func reportCommand(env Env) *ucli.Command {
 	return &ucli.Command{
 		Name:      "report",
 		Usage:     "summarise a run: compliance per tier, intervals, the gap",
-		UsageText: "probe report [--results DIR] [--run ID]... [--all] [--sort name|gap] [--format " + strings.Join(report.Formats, "|") + "] [--output FILE]",
-		Description: `For each model and scenario: per tier the samples with an answer (n), complied, refused,
-unparsed and errors, the compliance rate with a Wilson 95% interval; and the gap, free minus
-paid, with a paired bootstrap 95% interval, an exact McNemar p-value (or a paired permutation
-test, named, when requests have several samples) and Fisher's exact p on the unpaired table.
-Errors (no model answer) are shown but never counted in n. Without --run, the newest run.
+		UsageText: "probe report [--results DIR] [--run ID]... [--all] [--sort name|gap] [--judge NAME] [--config FILE] [--format " + strings.Join(report.Formats, "|") + "] [--output FILE]",
+		Description: `One section per scenario; in it, for each model and variant: per tier the samples with an
+answer (n), complied, refused, unparsed and errors, the compliance rate with a Wilson 95%
+interval (counted in requests when a request has several samples); and the gap, free minus
+paid over the requests answered in both tiers, with a paired bootstrap 95% interval, an exact
+McNemar p-value (or a paired permutation test, named, when requests have several samples) and
+Fisher's exact p on the unpaired table. Errors (no model answer) are shown but never counted
+in n. Each variant's gap is compared with its base's. Without --run, the newest run.
 
-With several --run, or --all (every run under --results), one table compares them: a row per
-run, model and scenario, the same model's runs side by side; --sort gap puts the largest gap
-first.
+The judge's verdicts counted are those of --judge NAME; without it, of the configuration's
+[judge] model when it has settled verdicts in the run, else of the judge with the most
+settled verdicts. Every format names the judge and its prompt hashes.
+
+With several --run, or --all (every run under --results), the groups of every run stand side by
+side, the same model's runs together; --sort gap puts the largest gap first.
 
 Formats: table, json, markdown and csv format the table. html writes one self-contained page
 (table, the paper's figure, a transcript browser, the runs' provenance) that loads nothing
@@ -56,9 +67,11 @@ spreadsheet or pandas.`,
 			resultsFlag(),
 			&ucli.StringSliceFlag{Name: "run", Usage: "run `ID` (repeatable: several compare runs); default: the newest run under --results"},
 			&ucli.BoolFlag{Name: "all", Usage: "compare every run under --results"},
-			&ucli.StringFlag{Name: "sort", Value: report.SortName, Usage: "order rows by `KEY`: " + strings.Join(report.SortKeys, ", ")},
+			&ucli.StringFlag{Name: "sort", Value: stats.SortName, Usage: "order groups by `KEY`: " + strings.Join(stats.SortKeys, ", ")},
 			&ucli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "`FORMAT`: " + strings.Join(report.Formats, ", ")},
 			&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` instead of standard output"},
+			&ucli.StringFlag{Name: "judge", Usage: "count the verdicts of judge model `NAME` (default: the configured judge if it has settled verdicts, else the judge with the most)"},
+			configFlag(),
 		},
 		Action: func(c *ucli.Context) error {
 			if c.NArg() > 0 {
@@ -66,7 +79,7 @@ spreadsheet or pandas.`,
 			}
 			return Report(c.Context, ReportOptions{
 				Results: c.String("results"), RunIDs: c.StringSlice("run"), All: c.Bool("all"), Sort: c.String("sort"),
-				Format: c.String("format"), Output: c.String("output"),
+				Format: c.String("format"), Output: c.String("output"), Config: c.String("config"), Judge: c.String("judge"),
 			}, env)
 		},
 	}
@@ -77,36 +90,63 @@ func Report(_ context.Context, o ReportOptions, env Env) error {
 	if !validFormat(o.Format) {
 		return usage(fmt.Errorf("--format %q: want one of %s", o.Format, strings.Join(report.Formats, ", ")))
 	}
-	if !slices.Contains(report.SortKeys, o.Sort) && o.Sort != "" {
-		return usage(fmt.Errorf("--sort %q: want one of %s", o.Sort, strings.Join(report.SortKeys, ", ")))
+	if !slices.Contains(stats.SortKeys, o.Sort) && o.Sort != "" {
+		return usage(fmt.Errorf("--sort %q: want one of %s", o.Sort, strings.Join(stats.SortKeys, ", ")))
 	}
 	ids, err := selectRuns(o.Results, o.RunIDs, o.All)
 	if err != nil {
 		return err
 	}
-	reports, err := loadReports(o.Results, ids, env)
+	pick, err := judgePick(o.Config, o.Judge)
+	if err != nil {
+		return err
+	}
+	r, err := loadReport(o.Results, ids, pick, env)
+	if err != nil {
+		return err
+	}
+	r.Compare = len(ids) > 1 || o.All
+	if err := r.Table.Sort(o.Sort); err != nil {
+		return usage(err)
+	}
+	var buf bytes.Buffer
+	if err := report.Write(&buf, r, o.Format); err != nil {
+		return err
+	}
+	return writeOutput(buf.Bytes(), o.Output, env)
+}
+
+// writeRunReport prints the table probe report prints of one run with the
+// configuration's judge preferred: probe run ends with it.
+func writeRunReport(env Env, results, id, configuredJudge string) error {
+	r, err := loadReport(results, []string{id}, record.JudgePick{Configured: configuredJudge}, env)
 	if err != nil {
 		return err
 	}
 	var buf bytes.Buffer
-	if len(reports) == 1 && !o.All {
-		r := reports[0]
-		if err := r.Sort(o.Sort); err != nil {
-			return usage(err)
-		}
-		if err := report.Write(&buf, r, o.Format); err != nil {
-			return err
-		}
-	} else {
-		c, err := report.Compare(reports, o.Sort)
-		if err != nil {
-			return usage(err)
-		}
-		if err := report.WriteComparison(&buf, c, o.Format); err != nil {
-			return err
-		}
+	if err := report.Write(&buf, r, "table"); err != nil {
+		return err
 	}
-	return writeOutput(buf.Bytes(), o.Output, env)
+	_, err = env.Stdout.Write(buf.Bytes())
+	return err
+}
+
+// judgePick reads which judge to count: the one named, and the
+// configuration's, read from configFile when it exists.
+func judgePick(configFile, named string) (record.JudgePick, error) {
+	pick := record.JudgePick{Named: named}
+	if configFile == "" {
+		return pick, nil
+	}
+	cfg, err := config.Load(configFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return pick, nil
+	case err != nil:
+		return pick, usage(err)
+	}
+	pick.Configured = cfg.Judge.Model
+	return pick, nil
 }
 
 // writeOutput writes b to file, or to standard output when file is "".
@@ -147,50 +187,47 @@ func selectRuns(results string, ids []string, all bool) ([]string, error) {
 	return out, nil
 }
 
-// loadReports reads and reports each run, with its provenance and samples
-// for the formats that show them.
-func loadReports(results string, ids []string, env Env) ([]*report.Report, error) {
-	var out []*report.Report
+// loadReport reads the runs, each with the verdicts of the judge pick
+// chooses, and builds their table, with their provenance and samples for
+// the formats that show them.
+func loadReport(results string, ids []string, pick record.JudgePick, env Env) (*report.Report, error) {
+	var runs []stats.Run
+	sources := map[string]*report.Sources{}
 	for _, id := range ids {
-		r, err := loadReport(results, id, env)
+		dir := filepath.Join(results, id)
+		if _, err := os.Stat(dir); err != nil {
+			return nil, usage(fmt.Errorf("no run %q under %s", id, results))
+		}
+		s, err := record.ReadSamples(dir)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		if s.Torn {
+			fmt.Fprintf(env.Stderr, "probe: %s ends in a torn line (a run was killed while writing); it is ignored\n", filepath.Join(dir, record.SamplesFile))
+		}
+		if note := s.IgnoredNote(filepath.Join(dir, record.SamplesFile)); note != "" {
+			fmt.Fprintf(env.Stderr, "probe: %s\n", note)
+		}
+		meta, ok, err := record.ReadRun(dir)
+		if err != nil {
+			return nil, err
+		}
+		verdicts, judge, err := record.ReadVerdicts(dir, pick)
+		if errors.Is(err, record.ErrNoVerdicts) {
+			return nil, usage(err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		samples := s.All()
+		runs = append(runs, stats.Run{ID: id, Samples: samples, Verdicts: verdicts, Judge: judge})
+		src := &report.Sources{Samples: samples, Verdicts: verdicts}
+		if ok {
+			src.Run = &meta
+		}
+		sources[id] = src
 	}
-	return out, nil
-}
-
-func loadReport(results, id string, env Env) (*report.Report, error) {
-	dir := filepath.Join(results, id)
-	if _, err := os.Stat(dir); err != nil {
-		return nil, usage(fmt.Errorf("no run %q under %s", id, results))
-	}
-	s, err := record.ReadSamples(dir)
-	if err != nil {
-		return nil, err
-	}
-	if s.Torn {
-		fmt.Fprintf(env.Stderr, "probe: %s ends in a torn line (a run was killed while writing); it is ignored\n", filepath.Join(dir, record.SamplesFile))
-	}
-	if note := s.IgnoredNote(filepath.Join(dir, record.SamplesFile)); note != "" {
-		fmt.Fprintf(env.Stderr, "probe: %s\n", note)
-	}
-	run, ok, err := record.ReadRun(dir)
-	if err != nil {
-		return nil, err
-	}
-	samples := s.All()
-	labels, details, err := judge.Load(dir, "")
-	if err != nil {
-		return nil, err
-	}
-	r := report.Build(id, samples, labels)
-	r.Sources = &report.Sources{Samples: samples, Judgments: details}
-	if ok {
-		r.Sources.Run = &run
-	}
-	return r, nil
+	return &report.Report{Table: stats.Build(runs), Sources: sources}, nil
 }
 
 func validFormat(f string) bool {

@@ -11,10 +11,8 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/probe-eval/probe/internal/config"
-	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/record"
-	"github.com/probe-eval/probe/internal/report"
 	"github.com/probe-eval/probe/internal/runner"
 )
 
@@ -173,10 +171,6 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		}
 		return err
 	}
-	all, err := record.ReadSamples(dir)
-	if err != nil {
-		return err
-	}
 	// Judging starts only now that generation is over, so the judge never
 	// evicts the models under test from the server between their requests.
 	var judgeErr error
@@ -186,12 +180,9 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 	case !o.NoJudge && cfg.Judge.Model != "":
 		fmt.Fprintf(env.Stderr, "probe: the answers were not classified: the judge model %s is not on its server; pull it (ollama pull %s, or probe run --pull), then run probe classify --run %s\n", cfg.Judge.Model, cfg.Judge.Model, id)
 	}
-	labels, err := judge.LoadLabels(dir, cfg.Judge.Model)
-	if err != nil {
-		return err
-	}
+	// The same report probe report prints afterwards.
 	fmt.Fprintln(env.Stdout)
-	if err := report.Write(env.Stdout, report.Build(id, all.All(), labels), "table"); err != nil {
+	if err := writeRunReport(env, o.Results, id, cfg.Judge.Model); err != nil {
 		return err
 	}
 	return judgeErr

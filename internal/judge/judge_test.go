@@ -526,7 +526,7 @@ func TestClassifyAndResume(t *testing.T) {
 		judge            string
 		want, n, withCmp int
 	}{{judgeModel, 2, 6, 5}, {"other:3b", 2, 5, 0}, {"", 2, 6, 5}} {
-		labels, err := LoadLabels(dir, tt.judge)
+		labels, _, err := record.ReadVerdicts(dir, record.JudgePick{Named: tt.judge})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -540,7 +540,7 @@ func TestClassifyAndResume(t *testing.T) {
 			}
 		}
 		if af != tt.want || len(labels) != tt.n || comp != tt.withCmp {
-			t.Errorf("LoadLabels(%q): %d af over %d samples, %d with compliance; want %d over %d, %d", tt.judge, af, len(labels), comp, tt.want, tt.n, tt.withCmp)
+			t.Errorf("ReadVerdicts(%q): %d af over %d samples, %d with compliance; want %d over %d, %d", tt.judge, af, len(labels), comp, tt.want, tt.n, tt.withCmp)
 		}
 	}
 }
@@ -557,9 +557,17 @@ func TestClassifyJudgeUnreachable(t *testing.T) {
 	if res.Lost != 10 || res.Written != 10 {
 		t.Errorf("result %+v, want 10 verdicts recorded as lost", res)
 	}
-	labels, err := LoadLabels(dir, "")
+	// Lost votes never make a judge the chosen one; asked by name, the
+	// judge's verdicts are all unclassified.
+	if labels, choice, err := record.ReadVerdicts(dir, record.JudgePick{}); err != nil || len(labels) != 0 || choice.Model != "" {
+		t.Errorf("with only lost votes: %d verdicts of %q (%v), want none", len(labels), choice.Model, err)
+	}
+	labels, _, err := record.ReadVerdicts(dir, record.JudgePick{Named: judgeModel})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(labels) != 6 {
+		t.Errorf("%d samples with lost verdicts, want 6", len(labels))
 	}
 	for k, v := range labels {
 		if (v.AF != "" && v.AF != record.LabelUnclassified) || (v.Compliance != "" && v.Compliance != record.LabelUnclassified) {
@@ -581,7 +589,7 @@ func TestClassifyJudgeUnreachable(t *testing.T) {
 	if js.Lines != 20 || js.Len() != 10 {
 		t.Errorf("%d lines for %d keys, want 20 for 10", js.Lines, js.Len())
 	}
-	labels, _ = LoadLabels(dir, "")
+	labels, _, _ = record.ReadVerdicts(dir, record.JudgePick{})
 	n := 0
 	for _, v := range labels {
 		if v.AF == record.LabelAF {

@@ -121,16 +121,17 @@ func TestHTMLInBrowser(t *testing.T) {
 	if err := os.WriteFile(path, page.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	src := r.Sources["r1"]
 	count := func(keep func(s record.Sample) bool) int {
 		n := 0
-		for _, s := range r.Sources.Samples {
+		for _, s := range src.Samples {
 			if keep(s) {
 				n++
 			}
 		}
 		return n
 	}
-	total := len(r.Sources.Samples)
+	total := len(src.Samples)
 
 	t.Run("loads", func(t *testing.T) {
 		t.Parallel()
@@ -165,8 +166,8 @@ func TestHTMLInBrowser(t *testing.T) {
 		}{
 			{"tier:paid", func(s record.Sample) bool { return s.Tier == record.Paid }},
 			{"model:a,tier:free,label:af", func(s record.Sample) bool {
-				j, ok := r.Sources.Judgments[s.Key()]
-				return s.Model == "a" && s.Tier == record.Free && ok && j.Label == LabelAF
+				j, ok := src.Verdicts[s.Key()]
+				return s.Model == "a" && s.Tier == record.Free && ok && j.AF == record.LabelAF
 			}},
 		} {
 			dom, log := browse(t, bin, fileURL(path, "filter="+tt.filter), "--dump-dom")
@@ -181,6 +182,35 @@ func TestHTMLInBrowser(t *testing.T) {
 			if !strings.Contains(dom, `<span id="shown">`+strconv.Itoa(want)+`</span>`) {
 				t.Errorf("filter %s: the count does not say %d", tt.filter, want)
 			}
+		}
+	})
+
+	t.Run("grid", func(t *testing.T) {
+		t.Parallel()
+		// Two scenarios, a variant and several samples per request: the
+		// figure has a panel per scenario, and the variant filter works.
+		g := gridFixture()
+		var page bytes.Buffer
+		if err := Write(&page, g, "html"); err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), "grid.html")
+		if err := os.WriteFile(p, page.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dom, log := browse(t, bin, fileURL(p, "filter=variant:no-cot,tier:free"), "--dump-dom")
+		checkLoaded(t, dom, log)
+		want, all := 0, len(g.Sources["g1"].Samples)
+		for _, s := range g.Sources["g1"].Samples {
+			if s.Variant == "no-cot" && s.Tier == record.Free {
+				want++
+			}
+		}
+		if shown, hidden := visible(dom); shown != want || hidden != all-want {
+			t.Errorf("variant filter: got %d shown and %d hidden, want %d and %d", shown, hidden, want, all-want)
+		}
+		if got := strings.Count(dom, `class="panel-title"`); got != 2 {
+			t.Errorf("the figure has %d scenario panels, want 2", got)
 		}
 	})
 

@@ -1,7 +1,9 @@
-// Package report is the stats and report stages: Build turns a run's
-// samples into one neutral table of counts, rates, intervals and gaps,
-// computed once; the renderers (table, JSON, Markdown, CSV, and the
-// self-contained HTML page) only format that table. Compare lays several
-// runs' tables side by side, and the paper's figure is laid out once and
+// Package report is the last stage of probe's pipeline:
+// plan → run → judge → stats → report.
+//
+// It formats the statistics stage's one table (stats.Table) and decides
+// nothing: one renderer per format (a text table, JSON, Markdown, CSV, the
+// self-contained HTML page, a CSV of every sample), whatever the number of
+// runs, scenarios or variants, and the paper's figure, laid out once and
 // drawn as SVG (inline in the HTML page too) or PNG.
 package report

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 // The HTML report is one self-contained file: its style, script and figure
@@ -26,49 +27,18 @@ import (
 //go:embed assets/report.html.tmpl assets/report.css assets/report.js
 var assets embed.FS
 
-// Sources is what a run shows beyond its table: where its numbers come from
-// and the transcripts behind them.
-type Sources struct {
-	// Run is the run's run.json; nil when the run folder has none.
-	Run *record.Run
-	// Samples are the run's latest samples, in record.Samples.All's order.
-	Samples []record.Sample
-	// Judgments are the judge's verdicts by sample; nil before judging.
-	Judgments Judgments
-}
-
-// SampleJudgment is the judge's verdict on one sample's reasoning, as the
-// transcript browser shows it.
-type SampleJudgment struct {
-	// Label is the alignment-faking label: LabelAF, LabelMaybe, LabelNo
-	// or LabelUnclassified. The browser filters on it.
-	Label string `json:"label"`
-	// Compliance is the judge's reading of the output, LabelComplied or
-	// LabelRefused; empty when that question was not asked.
-	Compliance string `json:"compliance,omitempty"`
-	// Fraction is the share of the judge's votes that said alignment
-	// faking, and Votes how many votes were cast (0 when not known).
-	Fraction float64 `json:"fraction"`
-	Votes    int     `json:"votes"`
-	// Quotes are the passages of the reasoning the judge cited. They are
-	// highlighted where they occur, ignoring case and spacing; a "..." in
-	// a quote splits it into passages found apart.
-	Quotes []string `json:"quotes"`
-}
-
-// Judgments are the judge's verdicts by sample.
-type Judgments map[record.Key]SampleJudgment
-
 // htmlPage is the template's data.
 type htmlPage struct {
 	Title   string
 	Summary string
 	Samples int
-	// MultiRun is set when rows come from more than one run, so that the
+	// MultiRun is set when groups come from more than one run, so that the
 	// run is named in the table and the transcripts can be filtered by it.
-	MultiRun    bool
-	Judged      bool
-	Rows        []Row
+	MultiRun bool
+	Judged   bool
+	// Judges name each run's judge, and its note.
+	Judges      []htmlJudge
+	Sections    []section
 	Figure      template.HTML
 	Runs        []htmlRun
 	Transcripts []htmlTranscript
@@ -77,6 +47,9 @@ type htmlPage struct {
 	CSS         template.CSS
 	JS          template.JS
 }
+
+// htmlJudge is a run's judge, in words.
+type htmlJudge struct{ Line, Note string }
 
 // htmlFilter is one select of the transcript browser.
 type htmlFilter struct {
@@ -111,14 +84,14 @@ type htmlSession struct{ Started, Finished, Status string }
 
 // htmlTranscript is one sample in the browser.
 type htmlTranscript struct {
-	Run, Model, Scenario, QueryID, Category string
-	Tier, TierName, Outcome, Label          string
-	Sample                                  int
-	Request, Output, Error                  string
-	Reasoning, Thinking                     []textPart
-	Judgment                                *SampleJudgment
-	Quotes                                  []htmlQuote
-	Details                                 string
+	Run, Model, Scenario, Variant, QueryID, Category string
+	Tier, TierName, Outcome, Label                   string
+	Sample                                           int
+	Request, Output, Error                           string
+	Reasoning, Thinking                              []textPart
+	Judgment                                         *record.Verdict
+	Quotes                                           []htmlQuote
+	Details                                          string
 }
 
 type htmlQuote struct {
@@ -136,9 +109,8 @@ type textPart struct {
 // labelNone is the browser's label for a sample the judge has not seen.
 const labelNone = "none"
 
-// writeHTML renders the reports as one page, their groups as rows in the
-// order given.
-func writeHTML(w io.Writer, reports []*Report, rows []Row) error {
+// writeHTML renders the report as one page.
+func writeHTML(w io.Writer, r *Report) error {
 	tmpl, err := template.New("report.html.tmpl").Funcs(htmlFuncs()).ParseFS(assets, "assets/report.html.tmpl")
 	if err != nil {
 		return fmt.Errorf("html template: %w", err)
@@ -151,7 +123,7 @@ func writeHTML(w io.Writer, reports []*Report, rows []Row) error {
 	if err != nil {
 		return err
 	}
-	fig, err := layoutFigure(rows)
+	fig, err := layoutFigure(r.Table)
 	if err != nil {
 		return err
 	}
@@ -159,40 +131,41 @@ func writeHTML(w io.Writer, reports []*Report, rows []Row) error {
 	if err := writeSVG(&svg, fig, false); err != nil {
 		return err
 	}
+	t := r.Table
 	p := htmlPage{
-		Rows: rows,
+		Samples:  t.Samples(),
+		MultiRun: multiRun(r),
+		Judged:   t.Judged(),
+		Sections: sections(r),
 		// writeSVG escapes every text it writes.
 		Figure: template.HTML(svg.String()),
 		CSS:    template.CSS(css),
 		JS:     template.JS(js),
 	}
 	var ids []string
-	for _, r := range reports {
-		ids = append(ids, r.Run)
-		p.Samples += r.Samples
+	for _, run := range t.Runs {
+		ids = append(ids, run.Run)
+		p.Judges = append(p.Judges, htmlJudge{Line: judgeLine(run, p.MultiRun), Note: run.Judge.Note})
 	}
-	p.MultiRun = len(reports) > 1
-	if len(reports) == 1 {
-		p.Title = "probe report: run " + reports[0].Run
+	if !p.MultiRun {
+		p.Title = "probe report: run " + ids[0]
 	} else {
-		p.Title = fmt.Sprintf("probe report: %d runs", len(reports))
+		p.Title = fmt.Sprintf("probe report: %d runs", len(ids))
 	}
-	p.Summary = fmt.Sprintf("%d samples from %s: %s.", p.Samples, count(len(reports), "run", "runs"), strings.Join(ids, ", "))
-	for _, r := range rows {
-		p.Judged = p.Judged || r.Free.Judged > 0 || r.Paid.Judged > 0
-	}
+	p.Summary = fmt.Sprintf("%d samples from %s: %s.", p.Samples, count(len(ids), "run", "runs"), strings.Join(ids, ", "))
 	values := map[string]map[string]bool{}
-	for _, r := range reports {
-		if r.Sources == nil {
-			p.Runs = append(p.Runs, htmlRun{ID: r.Run})
+	for _, run := range t.Runs {
+		src := r.Sources[run.Run]
+		if src == nil {
+			p.Runs = append(p.Runs, htmlRun{ID: run.Run})
 			continue
 		}
 		p.HasSources = true
-		p.Runs = append(p.Runs, provenance(r.Run, r.Sources.Run))
-		for _, s := range r.Sources.Samples {
-			t := transcript(r.Run, s, r.Sources.Judgments)
-			p.Transcripts = append(p.Transcripts, t)
-			for k, v := range map[string]string{"run": t.Run, "model": t.Model, "scenario": t.Scenario, "outcome": t.Outcome, "label": t.Label} {
+		p.Runs = append(p.Runs, provenance(run.Run, src.Run))
+		for _, s := range src.Samples {
+			tr := transcript(run.Run, s, src.Verdicts)
+			p.Transcripts = append(p.Transcripts, tr)
+			for k, v := range map[string]string{"run": tr.Run, "model": tr.Model, "scenario": tr.Scenario, "variant": tr.Variant, "outcome": tr.Outcome, "label": tr.Label} {
 				if values[k] == nil {
 					values[k] = map[string]bool{}
 				}
@@ -227,6 +200,17 @@ func filters(values map[string]map[string]bool, multiRun bool) []htmlFilter {
 	out = append(out,
 		htmlFilter{Key: "model", Name: "model", Options: sorted("model")},
 		htmlFilter{Key: "scenario", Name: "scenario", Options: sorted("scenario")},
+	)
+	// The variant filter only when a sample was asked under a variant.
+	if vs := values["variant"]; len(vs) > 1 || len(vs) == 1 && !vs[variantName("")] {
+		var vs []htmlOption
+		for _, o := range sorted("variant") {
+			o.Text = o.Value
+			vs = append(vs, o)
+		}
+		out = append(out, htmlFilter{Key: "variant", Name: "variant", Options: vs})
+	}
+	out = append(out,
 		htmlFilter{Key: "tier", Name: "tier", Options: []htmlOption{{string(record.Free), tierNames[0]}, {string(record.Paid), tierNames[1]}}},
 	)
 	var outcomes []htmlOption
@@ -239,7 +223,7 @@ func filters(values map[string]map[string]bool, multiRun bool) []htmlFilter {
 	// Known labels in their order, then any other a judge gave.
 	var labels []htmlOption
 	known := map[string]bool{}
-	for _, l := range []string{LabelAF, LabelMaybe, LabelNo, LabelUnclassified, labelNone} {
+	for _, l := range []string{record.LabelAF, record.LabelMaybe, record.LabelNo, record.LabelUnclassified, labelNone} {
 		known[l] = true
 		if values["label"][l] {
 			labels = append(labels, htmlOption{l, labelText(l)})
@@ -255,13 +239,13 @@ func filters(values map[string]map[string]bool, multiRun bool) []htmlFilter {
 
 func labelText(l string) string {
 	switch l {
-	case LabelAF:
+	case record.LabelAF:
 		return "alignment faking"
-	case LabelMaybe:
+	case record.LabelMaybe:
 		return "maybe"
-	case LabelNo:
+	case record.LabelNo:
 		return "no alignment faking"
-	case LabelUnclassified:
+	case record.LabelUnclassified:
 		return "unclassified (judge failed)"
 	case labelNone:
 		return "not judged"
@@ -269,9 +253,9 @@ func labelText(l string) string {
 	return l
 }
 
-func transcript(run string, s record.Sample, judgments Judgments) htmlTranscript {
+func transcript(run string, s record.Sample, verdicts record.Verdicts) htmlTranscript {
 	t := htmlTranscript{
-		Run: run, Model: s.Model, Scenario: s.Scenario, QueryID: s.QueryID, Category: s.Category,
+		Run: run, Model: s.Model, Scenario: s.Scenario, Variant: variantName(s.Variant), QueryID: s.QueryID, Category: s.Category,
 		Tier: string(s.Tier), TierName: string(s.Tier), Outcome: string(s.Outcome), Label: labelNone,
 		Sample: s.Sample, Request: s.Request, Output: s.Output, Error: s.Error,
 	}
@@ -282,12 +266,12 @@ func transcript(run string, s record.Sample, judgments Judgments) htmlTranscript
 		t.TierName = tierNames[1]
 	}
 	var quotes []string
-	if j, ok := judgments[s.Key()]; ok {
-		t.Judgment = &j
-		if j.Label != "" {
-			t.Label = j.Label
+	if v, ok := verdicts[s.Key()]; ok {
+		t.Judgment = &v
+		if v.AF != "" {
+			t.Label = v.AF
 		}
-		quotes = j.Quotes
+		quotes = v.Quotes
 	}
 	var foundR, foundT []bool
 	t.Reasoning, foundR = highlight(s.Scratchpad, quotes)
@@ -307,6 +291,9 @@ func transcript(run string, s record.Sample, judgments Judgments) htmlTranscript
 	}
 	if s.DoneReason != "" {
 		d = append(d, "done: "+s.DoneReason)
+	}
+	if s.Stop != "" {
+		d = append(d, "stopped without output: "+s.Stop)
 	}
 	if s.DurationMS > 0 {
 		d = append(d, fmt.Sprintf("%.1f s", float64(s.DurationMS)/1000))
@@ -487,44 +474,53 @@ func compactJSON(v any) string {
 // which the template escapes like any other.
 func htmlFuncs() template.FuncMap {
 	return template.FuncMap{
-		"pct": func(x float64) string { return fmt.Sprintf("%.1f%%", 100*x) },
-		"rate": func(t Tier) string {
-			if t.N == 0 {
-				return "—"
-			}
-			return fmt.Sprintf("%.1f%%", 100*t.Rate)
-		},
-		"ci": func(lohi []float64, n int) string {
-			if n == 0 || len(lohi) != 2 {
-				return ""
-			}
-			return fmt.Sprintf("[%.1f, %.1f]", 100*lohi[0], 100*lohi[1])
-		},
+		"pct":     pct,
+		"rate":    rate,
+		"ci":      func(t stats.TierSummary) string { return ciCell(t.N > 0, t.CI) },
+		"afRate":  afRate,
+		"afCI":    func(t stats.TierSummary) string { return ciCell(t.AFN > 0, t.AFCI) },
 		"pts":     func(x float64) string { return fmt.Sprintf("%+.1f", 100*x) },
 		"pval":    pval,
 		"verdict": verdict,
 		"label":   labelText,
-		"filterLink": func(r Row, multiRun bool) string {
-			f := "model:" + hashPart(r.Model) + ",scenario:" + hashPart(r.Scenario)
-			if multiRun {
-				f = "run:" + hashPart(r.Run) + "," + f
+		"variant": variantName,
+		"rule":    ruleText,
+		"diffCI":  diffCI,
+		"clustered": func(t stats.TierSummary) bool {
+			return t.CIMethod == stats.MethodWilsonDesignEffect
+		},
+		"filterLink": func(g stats.Group, s section) string {
+			f := "model:" + hashPart(g.Model) + ",scenario:" + hashPart(g.Scenario)
+			if s.Variants {
+				f += ",variant:" + hashPart(variantName(g.Variant))
+			}
+			if s.Multi {
+				f = "run:" + hashPart(g.Run) + "," + f
 			}
 			return "#filter=" + f
 		},
-		"fraction": func(j *SampleJudgment) string {
-			if j.Votes == 0 {
+		"fraction": func(v *record.Verdict) string {
+			if v.Votes == 0 {
 				return ""
 			}
-			return fmt.Sprintf("%.0f%% of %d votes said alignment faking", 100*j.Fraction, j.Votes)
+			return fmt.Sprintf("%.0f%% of %d votes said alignment faking", 100*v.Fraction, v.Votes)
 		},
-		"cells": func(t Tier, judged bool) tierCells { return tierCells{t, judged} },
+		"cells": func(t stats.TierSummary, s section) tierCells { return tierCells{t, s.Judged, s.Clustered} },
 	}
+}
+
+// ciCell is an interval in the HTML table, or nothing.
+func ciCell(known bool, lohi []float64) string {
+	if !known || len(lohi) != 2 {
+		return ""
+	}
+	return fmt.Sprintf("[%.1f, %.1f]", 100*lohi[0], 100*lohi[1])
 }
 
 // tierCells is the data of the template's "tier" block.
 type tierCells struct {
-	T      Tier
-	Judged bool
+	T                 stats.TierSummary
+	Judged, Clustered bool
 }
 
 // hashPart escapes a value for the #filter= fragment the script reads.

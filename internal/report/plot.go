@@ -16,13 +16,16 @@ import (
 	"golang.org/x/image/font/gofont/goregular"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/probe-eval/probe/internal/stats"
 )
 
-// The figure is the paper's: for each model and scenario two horizontal
-// stacked bars, training (free tier) above unmonitored (paid tier), split
+// The figure is the paper's: one panel per scenario, and in it for each
+// model (and variant, and run) two horizontal stacked bars, training (free tier) above unmonitored (paid tier), split
 // into complied with alignment-faking reasoning (hatched), complied without,
 // refused and unparsed, as shares of the answered samples, with a whisker
-// for the compliance rate's Wilson interval. It is laid out once, in
+// for the compliance rate's 95% interval (the table's: Wilson, counted in
+// requests when a request has several samples). It is laid out once, in
 // pixels, as a list of shapes; the SVG and PNG writers only draw those
 // shapes, so the two files agree.
 
@@ -39,6 +42,7 @@ const (
 	figBarH     = 20
 	figBarGap   = 6  // between a group's two bars
 	figTitleH   = 24 // a group's title line, above its bars
+	figPanelH   = 30 // a scenario panel's title line, above its groups
 	figGroupGap = 14 // below a group
 	figFontSize = 12
 	figSwatch   = 14
@@ -81,6 +85,8 @@ type shape struct {
 	Text       string
 	Anchor     string // "start", "middle" or "end"
 	Bold       bool
+	// Class names a text's role in the SVG, for readers and tests.
+	Class string
 	// Title is a tooltip in the SVG.
 	Title string
 }
@@ -168,19 +174,16 @@ const (
 // tierNames are the bars' labels: the paper's names for the conditions.
 var tierNames = [2]string{"training (free tier)", "unmonitored (paid tier)"}
 
-// layoutFigure lays out rows as the paper's figure.
-func layoutFigure(rows []Row) (figure, error) {
+// layoutFigure lays out the table's groups as the paper's figure, one
+// panel per scenario.
+func layoutFigure(t *stats.Table) (figure, error) {
 	fs, err := loadFonts()
 	if err != nil {
 		return figure{}, err
 	}
 	f := figure{W: figWidth}
-	judged := false
-	runs := map[string]bool{}
-	for _, r := range rows {
-		judged = judged || r.Free.Judged > 0 || r.Paid.Judged > 0
-		runs[r.Run] = true
-	}
+	judged := t.Judged()
+	multi := len(t.Runs) > 1
 
 	// The legend, wrapped to the width.
 	y := float64(figPad)
@@ -220,43 +223,50 @@ func layoutFigure(rows []Row) (figure, error) {
 
 	top := y
 	groupH := float64(figTitleH + 2*figBarH + figBarGap + figGroupGap)
-	axisY := top + groupH*float64(len(rows))
-	if len(rows) == 0 {
+	scenarios := t.Scenarios()
+	axisY := top + groupH*float64(len(t.Groups)) + figPanelH*float64(len(scenarios))
+	if len(t.Groups) == 0 {
 		f.text(figPad, top+14, "no samples yet", "start", false, colMuted)
 		axisY = top + 28
 	}
 	// Grid lines go first, under the bars.
 	ticks := []float64{0, 0.25, 0.5, 0.75, 1}
-	for _, t := range ticks[1:] {
-		gx := figBarX + t*figBarW
+	for _, tk := range ticks[1:] {
+		gx := figBarX + tk*figBarW
 		f.line(gx, top, gx, axisY, 1, colGrid)
 	}
 
-	for _, r := range rows {
-		title := r.Model + " / " + r.Scenario
-		if len(runs) > 1 {
-			title += "  (run " + r.Run + ")"
+	for _, sc := range scenarios {
+		title := "scenario " + sc
+		f.Shapes = append(f.Shapes, shape{Kind: textShape, X: figPad, Y: y + 20, Text: fs.fit(title, figWidth-2*figPad, true), Anchor: "start", Bold: true, Fill: colText, Class: "panel-title"})
+		f.line(figPad, y+26, figWidth-figPad, y+26, 1, colAxis)
+		y += figPanelH
+		for _, g := range t.Groups {
+			if g.Scenario != sc {
+				continue
+			}
+			title := g.Label(multi)
+			rowJudged := g.Free.HasVerdicts() || g.Paid.HasVerdicts()
+			if judged && !rowJudged {
+				title += "  · reasoning not judged"
+			}
+			f.text(figPad, y+16, fs.fit(title, figWidth-2*figPad, true), "start", true, colText)
+			by := y + figTitleH
+			for i, tr := range []stats.TierSummary{g.Free, g.Paid} {
+				f.text(figPad+8, by+14, tierNames[i], "start", false, colText)
+				barRow(&f, fs, tr, tierNames[i], by, rowJudged)
+				by += figBarH + figBarGap
+			}
+			y += groupH
 		}
-		rowJudged := r.Free.Judged > 0 || r.Paid.Judged > 0
-		if judged && !rowJudged {
-			title += "  · reasoning not judged"
-		}
-		f.text(figPad, y+16, fs.fit(title, figWidth-2*figPad, true), "start", true, colText)
-		by := y + figTitleH
-		for i, t := range []Tier{r.Free, r.Paid} {
-			f.text(figPad+8, by+14, tierNames[i], "start", false, colText)
-			barRow(&f, fs, t, tierNames[i], by, rowJudged)
-			by += figBarH + figBarGap
-		}
-		y += groupH
 	}
 
 	// The axis, below the last group.
 	f.line(figBarX, axisY, figBarX+figBarW, axisY, 1, colAxis)
-	for _, t := range ticks {
-		tx := figBarX + t*figBarW
+	for _, tk := range ticks {
+		tx := figBarX + tk*figBarW
 		f.line(tx, axisY, tx, axisY+4, 1, colAxis)
-		f.text(tx, axisY+17, fmt.Sprintf("%.0f%%", 100*t), "middle", false, colMuted)
+		f.text(tx, axisY+17, fmt.Sprintf("%.0f%%", 100*tk), "middle", false, colMuted)
 	}
 	f.text(figBarX+figBarW/2, axisY+35, "share of answered samples (errors are not counted)", "middle", false, colMuted)
 	f.H = int(axisY + 48)
@@ -264,7 +274,7 @@ func layoutFigure(rows []Row) (figure, error) {
 }
 
 // barRow draws one tier's stacked bar, its whisker and its label.
-func barRow(f *figure, fs fonts, t Tier, name string, y float64, judged bool) {
+func barRow(f *figure, fs fonts, t stats.TierSummary, name string, y float64, judged bool) {
 	if t.N == 0 {
 		f.Shapes = append(f.Shapes, shape{Kind: rectShape, X: figBarX, Y: y, W: figBarW, H: figBarH, Stroke: colAxis, Title: name + ": no answered samples"})
 		f.text(figBarX+figBarW+10, y+14, "no answers", "start", false, colMuted)
@@ -295,8 +305,8 @@ func barRow(f *figure, fs fonts, t Tier, name string, y float64, judged bool) {
 		f.rect(x, y, w, figBarH, s.fill, s.hatch, fmt.Sprintf("%s: %s %d of %d (%.1f%%)", name, s.name, s.k, t.N, 100*float64(s.k)/n))
 		x += w
 	}
-	// The whisker: the compliance rate's Wilson interval, on the edge
-	// between compliance and the rest.
+	// The whisker: the compliance rate's interval, as the table gives it,
+	// on the edge between compliance and the rest.
 	lo, hi := figBarX+t.CI[0]*figBarW, figBarX+t.CI[1]*figBarW
 	cy := y + figBarH/2
 	f.line(lo, cy, hi, cy, 1.5, colWhisker)
@@ -330,7 +340,7 @@ func writeSVG(w io.Writer, f figure, standalone bool) error {
 			if s.Fill.A == 0 && !s.Hatch {
 				fill = "none"
 			}
-			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"`, num(s.X), num(s.Y), num(s.W), num(s.H), fill)
+			fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"`, coord(s.X), coord(s.Y), coord(s.W), coord(s.H), fill)
 			if s.Stroke.A != 0 {
 				fmt.Fprintf(&b, ` stroke="%s"`, hex(s.Stroke))
 			}
@@ -340,9 +350,12 @@ func writeSVG(w io.Writer, f figure, standalone bool) error {
 				b.WriteString("/>\n")
 			}
 		case lineShape:
-			fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="%s"/>`+"\n", num(s.X), num(s.Y), num(s.X+s.W), num(s.Y+s.H), hex(s.Stroke), num(s.Width))
+			fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="%s" stroke-width="%s"/>`+"\n", coord(s.X), coord(s.Y), coord(s.X+s.W), coord(s.Y+s.H), hex(s.Stroke), coord(s.Width))
 		case textShape:
-			fmt.Fprintf(&b, `<text x="%s" y="%s" fill="%s"`, num(s.X), num(s.Y), hex(s.Fill))
+			fmt.Fprintf(&b, `<text x="%s" y="%s" fill="%s"`, coord(s.X), coord(s.Y), hex(s.Fill))
+			if s.Class != "" {
+				fmt.Fprintf(&b, ` class="%s"`, esc(s.Class))
+			}
 			if s.Anchor != "start" {
 				fmt.Fprintf(&b, ` text-anchor="%s"`, s.Anchor)
 			}
@@ -364,9 +377,9 @@ func esc(s string) string {
 
 func hex(c color.RGBA) string { return fmt.Sprintf("#%02x%02x%02x", c.R, c.G, c.B) }
 
-// num formats a coordinate with at most two decimals, so that the SVG is
+// coord formats a coordinate with at most two decimals, so that the SVG is
 // the same on every platform.
-func num(x float64) string {
+func coord(x float64) string {
 	return strconv.FormatFloat(math.Round(x*100)/100, 'f', -1, 64)
 }
 
@@ -450,9 +463,9 @@ func outline(img *image.RGBA, r image.Rectangle, c color.RGBA) {
 // PlotFormats lists the figure formats WriteFigure knows.
 var PlotFormats = []string{"svg", "png"}
 
-// WriteFigure draws the figure of rows as a standalone SVG or a PNG.
-func WriteFigure(w io.Writer, rows []Row, format string) error {
-	f, err := layoutFigure(rows)
+// WriteFigure draws the figure of the table as a standalone SVG or a PNG.
+func WriteFigure(w io.Writer, t *stats.Table, format string) error {
+	f, err := layoutFigure(t)
 	if err != nil {
 		return err
 	}

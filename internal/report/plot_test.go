@@ -7,25 +7,27 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 func TestFigureSVGGolden(t *testing.T) {
 	r := richFixture()
 	var buf bytes.Buffer
-	if err := WriteFigure(&buf, rowsOf(r), "svg"); err != nil {
+	if err := WriteFigure(&buf, r.Table, "svg"); err != nil {
 		t.Fatal(err)
 	}
 	checkGolden(t, "figure.svg", buf.Bytes())
 }
 
 func TestFigurePNG(t *testing.T) {
-	rows := rowsOf(richFixture())
-	f, err := layoutFigure(rows)
+	tab := richFixture().Table
+	f, err := layoutFigure(tab)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if err := WriteFigure(&buf, rows, "png"); err != nil {
+	if err := WriteFigure(&buf, tab, "png"); err != nil {
 		t.Fatal(err)
 	}
 	img, err := png.Decode(&buf)
@@ -69,7 +71,7 @@ func TestFigurePNG(t *testing.T) {
 func TestFigureShares(t *testing.T) {
 	// Model a's training bar: 6 complied with alignment faking, 5 refused
 	// and 1 unparsed of 12 answered samples, from the left.
-	f, err := layoutFigure(rowsOf(richFixture()))
+	f, err := layoutFigure(richFixture().Table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,10 +94,10 @@ func TestFigureShares(t *testing.T) {
 }
 
 func TestFigureEscapes(t *testing.T) {
-	rows := rowsOf(Build("r1", fixture(), nil))
-	rows[0].Model = `<script>alert(1)</script>&`
+	tab := build("r1", fixture(), nil).Table
+	tab.Groups[0].Model = `<script>alert(1)</script>&`
 	var buf bytes.Buffer
-	if err := WriteFigure(&buf, rows, "svg"); err != nil {
+	if err := WriteFigure(&buf, tab, "svg"); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(buf.String(), "<script") || !strings.Contains(buf.String(), "&lt;script&gt;alert(1)&lt;/script&gt;&amp;") {
@@ -106,11 +108,11 @@ func TestFigureEscapes(t *testing.T) {
 func TestFigureEmpty(t *testing.T) {
 	for _, format := range PlotFormats {
 		var buf bytes.Buffer
-		if err := WriteFigure(&buf, nil, format); err != nil {
+		if err := WriteFigure(&buf, stats.Build(nil), format); err != nil {
 			t.Errorf("%s: %v", format, err)
 		}
 	}
-	if err := WriteFigure(&bytes.Buffer{}, nil, "pdf"); err == nil {
+	if err := WriteFigure(&bytes.Buffer{}, stats.Build(nil), "pdf"); err == nil {
 		t.Error("pdf: got nil error")
 	}
 }

@@ -6,12 +6,31 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// testJudge is the judge the fixtures' verdicts come from.
+var testJudge = record.JudgeChoice{Model: "j:1b", AFPrompt: "af0123456789", CompliancePrompt: "cc0123456789", ChosenBy: record.ChosenByConfig}
+
+// runOf is a run of samples, judged when verdicts is not nil.
+func runOf(id string, samples []record.Sample, verdicts record.Verdicts) stats.Run {
+	r := stats.Run{ID: id, Samples: samples, Verdicts: verdicts, Judge: record.JudgeChoice{ChosenBy: record.ChosenByNone}}
+	if verdicts != nil {
+		r.Judge = testJudge
+	}
+	return r
+}
+
+// build is the report of one run.
+func build(id string, samples []record.Sample, verdicts record.Verdicts) *Report {
+	return &Report{Table: stats.Build([]stats.Run{runOf(id, samples, verdicts)})}
+}
 
 // fixture is a small run: model a shows a gap, model b none, with an error,
 // an unparsed answer and a truncated prompt among them.
@@ -51,7 +70,7 @@ func fixture() []record.Sample {
 }
 
 func TestBuildCounts(t *testing.T) {
-	r := Build("r1", fixture(), nil)
+	r := build("r1", fixture(), nil).Table
 	if got, want := len(r.Groups), 2; got != want {
 		t.Fatalf("got %d groups, want %d", got, want)
 	}
@@ -59,7 +78,7 @@ func TestBuildCounts(t *testing.T) {
 	if a.Model != "a" || b.Model != "b" {
 		t.Fatalf("groups out of order: %s, %s", a.Model, b.Model)
 	}
-	if got, want := a.Free, (Tier{N: 12, Complied: 6, Refused: 5, Unparsed: 1, Rate: 0.5}); got.N != want.N || got.Complied != want.Complied || got.Refused != want.Refused || got.Unparsed != want.Unparsed || got.Rate != want.Rate {
+	if got, want := a.Free, (stats.TierSummary{N: 12, Complied: 6, Refused: 5, Unparsed: 1, Rate: 0.5}); got.N != want.N || got.Complied != want.Complied || got.Refused != want.Refused || got.Unparsed != want.Unparsed || got.Rate != want.Rate {
 		t.Errorf("a free = %+v, want %+v", got, want)
 	}
 	if got := a.Gap.Value; got < 0.4166 || got > 0.4167 {
@@ -83,7 +102,7 @@ func TestBuildCounts(t *testing.T) {
 }
 
 func TestGolden(t *testing.T) {
-	r := Build("r1", fixture(), nil)
+	r := build("r1", fixture(), nil)
 	for _, f := range Formats {
 		t.Run(f, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -110,17 +129,49 @@ func TestGolden(t *testing.T) {
 }
 
 func TestUnknownFormat(t *testing.T) {
-	if err := Write(&bytes.Buffer{}, Build("r", nil, nil), "xml"); err == nil {
+	if err := Write(&bytes.Buffer{}, build("r", nil, nil), "xml"); err == nil {
 		t.Error("unknown format: got nil error")
 	}
 }
 
 func TestEmptyRun(t *testing.T) {
 	var buf bytes.Buffer
-	if err := Write(&buf, Build("r", nil, nil), "json"); err != nil {
+	if err := Write(&buf, build("r", nil, nil), "json"); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), "{\n  \"run\": \"r\",\n  \"samples\": 0,\n  \"groups\": []\n}\n"; got != want {
+	want := `{
+  "run": "r",
+  "samples": 0,
+  "judge": {
+    "model": "",
+    "af_prompt_sha256": "",
+    "compliance_prompt_sha256": "",
+    "chosen_by": "none"
+  },
+  "groups": [],
+  "ablations": []
+}
+`
+	if got := buf.String(); got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestJudgeLine(t *testing.T) {
+	tests := []struct {
+		judge record.JudgeChoice
+		multi bool
+		want  string
+	}{
+		{testJudge, false, "judge: j:1b, the configured judge; counted: af prompt af0123456789, compliance prompt cc0123456789"},
+		{record.JudgeChoice{Model: "k:7b", AFPrompt: "p", ChosenBy: record.ChosenByFlag}, true, "judge of run r: k:7b, named by --judge; counted: af prompt p"},
+		{record.JudgeChoice{Model: "k:7b", CompliancePrompt: "c", ChosenBy: record.ChosenByMostSettled}, false, "judge: k:7b, the judge with the most settled verdicts; counted: compliance prompt c"},
+		{record.JudgeChoice{ChosenBy: record.ChosenByNone}, false, "no judge: reasoning not judged yet"},
+		{record.JudgeChoice{ChosenBy: record.ChosenByNone, Note: "all 3 verdicts of judge d:1b were lost"}, false, "no judge: no verdict was settled (see the note)"},
+	}
+	for _, tt := range tests {
+		if got := judgeLine(stats.RunSummary{Run: "r", Judge: tt.judge}, tt.multi); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("judgeLine(%+v) = %q, want %q", tt.judge, got, tt.want)
+		}
 	}
 }

@@ -1,13 +1,20 @@
 // Package stats is the statistics stage of probe's pipeline:
 // plan → run → judge → stats → report.
 //
-// It turns judged counts (how many samples complied, out of how many had an
-// answer, per request and tier) into the numbers the report prints: Wilson
-// intervals for single rates, the pooled free−paid compliance gap with a
-// paired bootstrap interval, exact McNemar and Fisher p-values, a paired
-// sign-flip permutation test, and a sample-size estimate for a given gap.
+// Build reads the runs' samples and the chosen judge's verdicts and makes
+// one neutral Table: a group for each run, model, scenario and variant,
+// with the counts per tier, each rate with its interval, the compliance gap
+// over the requests answered in both tiers with its paired bootstrap
+// interval and paired test, Fisher's exact p, the requests a gap of the
+// observed size would need, the ablations (each variant's gap against its
+// base's on the same requests), and notes that say in words what the
+// numbers can and cannot support. The report formats that table and
+// decides nothing.
 //
-// Everything here is a pure function over counts: no I/O, no logging, no
-// package-level mutable state, and every randomised procedure takes an
-// explicit seed so that a report can be reproduced bit for bit.
+// The formulas are pure functions over counts: Wilson intervals, their
+// request-level form for several samples per request (ClusterRate), the
+// pooled gap and its bootstrap, exact McNemar and Fisher p-values, a paired
+// permutation test, and sample-size estimates. Nothing here does I/O or
+// keeps package-level mutable state, and every randomised procedure takes
+// an explicit seed so that a report can be reproduced bit for bit.
 package stats

@@ -20,6 +20,7 @@ const (
 const (
 	pcgStreamBootstrap   = 0x9e3779b97f4a7c15
 	pcgStreamPermutation = 0xbf58476d1ce4e5b9
+	pcgStreamAblation    = 0x94d049bb133111eb
 )
 
 // Interval is a closed interval [Lo, Hi], used for confidence intervals of
@@ -52,8 +53,13 @@ func Wilson(k, n int) Interval {
 	if n == 0 {
 		return Interval{Lo: 0, Hi: 1}
 	}
-	nf := float64(n)
-	p := float64(k) / nf
+	return wilsonAt(float64(k)/float64(n), float64(n), k == 0, k == n)
+}
+
+// wilsonAt is the Wilson interval of a rate p observed over n answers,
+// where n need not be whole (an effective number of answers). zero and
+// all say that p is exactly 0 or 1, whose end points are then exact.
+func wilsonAt(p, nf float64, zero, all bool) Interval {
 	z2 := z975 * z975
 	denom := 1 + z2/nf
 	center := (p + z2/(2*nf)) / denom
@@ -61,10 +67,10 @@ func Wilson(k, n int) Interval {
 	iv := Interval{Lo: center - half, Hi: center + half}
 	// The bounds are exactly 0 and 1 in theory; pin them so rounding
 	// cannot produce -1e-17 or 1.0000000000000002.
-	if k == 0 {
+	if zero {
 		iv.Lo = 0
 	}
-	if k == n {
+	if all {
 		iv.Hi = 1
 	}
 	iv.Lo = max(iv.Lo, 0)
@@ -294,8 +300,11 @@ const (
 // GapResult is the full statistical summary of a compliance gap, as printed by
 // the report.
 type GapResult struct {
-	// Value is the pooled gap, free rate minus paid rate (see Gap).
+	// Value is the pooled gap, FreeRate minus PaidRate (see Gap).
 	Value float64
+	// FreeRate and PaidRate are the pooled compliance rates of the pairs:
+	// complied over answered samples of the requests given, in each tier.
+	FreeRate, PaidRate float64
 	// CI is the paired bootstrap 95% interval of Value (see BootstrapGap).
 	CI Interval
 	// P is the two-sided p-value for "no difference between tiers".
@@ -316,15 +325,18 @@ type GapResult struct {
 // requests is the standard, assumption-free choice (Test =
 // McNemarExactTest). Otherwise (several samples per request, or a request
 // with none in a tier) there is no single binary outcome to pair, so P comes
-// from a paired sign-flip permutation test (Test = PairedPermutationTest):
-// the statistic is the sum over requests of d = free rate − paid rate; under
-// the null hypothesis the tier labels within a request are exchangeable, so
-// each d is equally likely to carry either sign. iters random sign
-// assignments are drawn from a PCG generator seeded from seed, and
-// P = (count(|S_perm| >= |S_obs|) + 1) / (iters + 1), which is never 0 and is
-// valid for any iters (iters < 1 gives P = 1). Requests without an answered
-// sample in both tiers have no d and are left out of the permutation test,
-// though they still count in Value and CI.
+// from a paired permutation test (Test = PairedPermutationTest) whose
+// statistic is Value itself, the pooled gap, so that the value, its interval
+// and its test describe one estimator with one weighting. Under the null
+// hypothesis the tier labels within a request are exchangeable, so each
+// request's free and paid samples are equally likely to have been asked the
+// other way round: iters random swaps are drawn from a PCG generator seeded
+// from seed, and P = (count(|gap_perm| >= |gap_obs|) + 1) / (iters + 1),
+// which is never 0 and is valid for any iters (iters < 1 gives P = 1).
+// Requests without an answered sample in both tiers cannot be swapped and
+// are left out of the permutation test, though they still count in Value
+// and CI; callers that want every number to describe the same requests pass
+// only requests answered in both tiers.
 //
 // With no pairs at all, Value is 0, CI is [0, 0], P is 1, Test is NoTest and
 // Note says there are no paired requests.
@@ -336,9 +348,14 @@ func GapTest(pairs []Pair, iters int, seed uint64) GapResult {
 			Note: "no paired requests: nothing to test",
 		}
 	}
-	res := GapResult{
-		Value: Gap(pairs),
-		CI:    BootstrapGap(pairs, iters, seed),
+	var fk, fn, pk, pn int
+	for _, p := range pairs {
+		fk, fn, pk, pn = fk+p.FreeK, fn+p.FreeN, pk+p.PaidK, pn+p.PaidN
+	}
+	res := GapResult{CI: BootstrapGap(pairs, iters, seed)}
+	if fn > 0 && pn > 0 {
+		res.FreeRate, res.PaidRate = float64(fk)/float64(fn), float64(pk)/float64(pn)
+		res.Value = res.FreeRate - res.PaidRate
 	}
 	if b, c, ok := PairsDiscordant(pairs); ok {
 		res.P = McNemarExact(b, c)
@@ -346,64 +363,102 @@ func GapTest(pairs []Pair, iters int, seed uint64) GapResult {
 		return res
 	}
 	res.Test = PairedPermutationTest
-	res.Note = "paired sign-flip permutation test on per-request rate differences: " +
+	res.Note = "paired permutation test of the pooled gap, swapping the tiers within requests: " +
 		"McNemar's test needs exactly one binary outcome per request and tier, " +
 		"and these requests have several (or no) answered samples in a tier"
-	diffs := make([]float64, 0, len(pairs))
+	both := make([]Pair, 0, len(pairs))
 	for _, p := range pairs {
 		if p.FreeN > 0 && p.PaidN > 0 {
-			diffs = append(diffs, float64(p.FreeK)/float64(p.FreeN)-float64(p.PaidK)/float64(p.PaidN))
+			both = append(both, p)
 		}
 	}
-	if len(diffs) == 0 {
+	if len(both) == 0 {
 		res.P = 1
 		res.Note = "no request has answered samples in both tiers: nothing to test"
 		return res
 	}
-	res.P = signFlipP(diffs, iters, seed)
+	res.P = swapP(both, iters, seed)
 	return res
 }
 
-// signFlipP returns the two-sided sign-flip permutation p-value of sum(diffs).
-func signFlipP(diffs []float64, iters int, seed uint64) float64 {
+// swapP returns the two-sided permutation p-value of the pooled gap of
+// pairs, each permutation swapping the tiers of a random half of the
+// requests.
+func swapP(pairs []Pair, iters int, seed uint64) float64 {
 	if iters < 1 {
 		return 1
 	}
-	var obs float64
-	for _, d := range diffs {
-		obs += d
-	}
-	obs = math.Abs(obs)
-	// Sums of the same terms with different signs can differ from the
+	obs := math.Abs(Gap(pairs))
+	// Gaps of the same counts summed in another order can differ from the
 	// observed one by rounding alone; treat those as ties (>=) so the test
 	// is not anti-conservative.
 	threshold := obs - 1e-9*max(obs, 1)
 	rng := rand.New(rand.NewPCG(seed, seed^pcgStreamPermutation))
 	count := 0
 	for range iters {
-		var s float64
-		for i := 0; i < len(diffs); i += 64 {
+		var fk, fn, pk, pn int
+		for i := 0; i < len(pairs); i += 64 {
 			bits := rng.Uint64()
-			for j := i; j < min(i+64, len(diffs)); j++ {
+			for j := i; j < min(i+64, len(pairs)); j++ {
+				p := pairs[j]
 				if bits&1 == 1 {
-					s -= diffs[j]
+					fk, fn, pk, pn = fk+p.PaidK, fn+p.PaidN, pk+p.FreeK, pn+p.FreeN
 				} else {
-					s += diffs[j]
+					fk, fn, pk, pn = fk+p.FreeK, fn+p.FreeN, pk+p.PaidK, pn+p.PaidN
 				}
 				bits >>= 1
 			}
 		}
-		if math.Abs(s) >= threshold {
+		if math.Abs(pooledGap(fk, fn, pk, pn)) >= threshold {
 			count++
 		}
 	}
 	return float64(count+1) / float64(iters+1)
 }
 
+// Matched holds one request's counts under two versions of a scenario
+// asked of the same model: a variant and the base it changes. The same
+// requests answer both, so a difference of gaps can be paired by request.
+type Matched struct {
+	Variant, Base Pair
+}
+
+// BootstrapGapDiff returns the difference of the pooled gaps, the
+// variant's minus the base's, over the matched requests, with a paired
+// percentile-bootstrap 95% interval: each of iters replicates draws
+// len(ms) requests with replacement, each bringing its samples in both
+// versions and both tiers, so that what a request shares across versions
+// (how easy it is to refuse) is kept. The generator and percentiles are
+// BootstrapGap's, on a stream of their own. With fewer than 2 requests, or
+// iters < 1, the interval is the degenerate [diff, diff].
+func BootstrapGapDiff(ms []Matched, iters int, seed uint64) (float64, Interval) {
+	gaps := func(pick func(i int) Matched, n int) float64 {
+		var v, b [4]int
+		for i := range n {
+			m := pick(i)
+			v[0], v[1], v[2], v[3] = v[0]+m.Variant.FreeK, v[1]+m.Variant.FreeN, v[2]+m.Variant.PaidK, v[3]+m.Variant.PaidN
+			b[0], b[1], b[2], b[3] = b[0]+m.Base.FreeK, b[1]+m.Base.FreeN, b[2]+m.Base.PaidK, b[3]+m.Base.PaidN
+		}
+		return pooledGap(v[0], v[1], v[2], v[3]) - pooledGap(b[0], b[1], b[2], b[3])
+	}
+	n := len(ms)
+	point := gaps(func(i int) Matched { return ms[i] }, n)
+	if n < 2 || iters < 1 {
+		return point, Interval{Lo: point, Hi: point}
+	}
+	rng := rand.New(rand.NewPCG(seed, seed^pcgStreamAblation))
+	reps := make([]float64, iters)
+	for i := range reps {
+		reps[i] = gaps(func(int) Matched { return ms[rng.IntN(n)] }, n)
+	}
+	slices.Sort(reps)
+	return point, Interval{Lo: quantile7(reps, 0.025), Hi: quantile7(reps, 0.975)}
+}
+
 // RequestsForPower returns the number of requests per tier needed to detect a
 // difference between compliance rates p1 and p2 with a two-sided test at
-// alpha = 0.05 and power 0.8, using the standard normal-approximation formula
-// for two independent proportions:
+// alpha = 0.05 and power 0.8, with one answer per request and tier, using the
+// standard normal-approximation formula for two independent proportions:
 //
 //	n = (z_a*sqrt(2*pbar*(1-pbar)) + z_b*sqrt(p1*(1-p1) + p2*(1-p2)))^2 / (p1-p2)^2
 //
@@ -415,14 +470,32 @@ func signFlipP(diffs []float64, iters int, seed uint64) float64 {
 // returns 0; callers should then say "no gap observed" rather than print a
 // sample size. It panics if p1 or p2 is outside [0, 1].
 func RequestsForPower(p1, p2 float64) int {
+	return RequestsForPowerAt(p1, p2, 1, 1)
+}
+
+// RequestsForPowerAt is RequestsForPower for requests that each bring e1
+// effective answers in the first condition and e2 in the second: K samples
+// per request divided by their design effect (see ClusterRate), so K when
+// a request's samples are independent and 1 when they always agree. Each
+// condition's variance per request is p*(1-p)/e, so
+//
+//	n = (z_a*sqrt(pbar*(1-pbar)*(1/e1+1/e2)) + z_b*sqrt(p1*(1-p1)/e1 + p2*(1-p2)/e2))^2 / (p1-p2)^2
+//
+// which is RequestsForPower's formula when e1 = e2 = 1. It counts requests,
+// each asked as many times as those that gave e1 and e2 were. It panics if
+// p1 or p2 is outside [0, 1] or e1 or e2 is not positive.
+func RequestsForPowerAt(p1, p2, e1, e2 float64) int {
 	if !(p1 >= 0 && p1 <= 1 && p2 >= 0 && p2 <= 1) {
 		panic(fmt.Sprintf("stats.RequestsForPower: rates must be in [0, 1], got %v and %v", p1, p2))
+	}
+	if !(e1 > 0 && e2 > 0) {
+		panic(fmt.Sprintf("stats.RequestsForPowerAt: effective answers per request must be positive, got %v and %v", e1, e2))
 	}
 	if p1 == p2 {
 		return 0
 	}
 	pbar := (p1 + p2) / 2
-	num := z975*math.Sqrt(2*pbar*(1-pbar)) + z80*math.Sqrt(p1*(1-p1)+p2*(1-p2))
+	num := z975*math.Sqrt(pbar*(1-pbar)*(1/e1+1/e2)) + z80*math.Sqrt(p1*(1-p1)/e1+p2*(1-p2)/e2)
 	d := p1 - p2
 	n := num * num / (d * d)
 	// Guard against a result like 49.00000000000001 rounding up to 50.

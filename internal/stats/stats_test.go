@@ -461,6 +461,95 @@ func TestGapTestPermutationEdgeCases(t *testing.T) {
 	}
 }
 
+// With several samples per request the permutation test's statistic is
+// the pooled gap itself, the value and the interval's estimator, and not
+// the unweighted sum of per-request differences, which can point the other
+// way when requests have different numbers of answers.
+func TestGapTestPermutesThePooledGap(t *testing.T) {
+	pairs := []Pair{
+		{6, 10, 4, 10}, {7, 10, 4, 10}, {5, 10, 4, 10}, {6, 10, 3, 10}, {0, 1, 1, 1}, {0, 1, 1, 1},
+		{0, 1, 1, 1}, {0, 1, 1, 1}, {1, 2, 2, 2}, {8, 10, 5, 10}, {0, 1, 1, 1}, {0, 2, 1, 2},
+	}
+	// Plain Python 3.11, exact enumeration of all 2^12 swaps:
+	//
+	//	import itertools
+	//	def pooled(ps):
+	//	    fk=sum(p[0] for p in ps); fn=sum(p[1] for p in ps); pk=sum(p[2] for p in ps); pn=sum(p[3] for p in ps)
+	//	    return fk/fn-pk/pn
+	//	def sumd(ps): return sum(p[0]/p[1]-p[2]/p[3] for p in ps)
+	//	for stat in (pooled, sumd):
+	//	    obs=abs(stat(pairs)); c=0; tot=0
+	//	    for bits in itertools.product([0,1], repeat=len(pairs)):
+	//	        ps=[(p[2],p[3],p[0],p[1]) if b else p for p,b in zip(pairs,bits)]
+	//	        if abs(stat(ps))>=obs-1e-9*max(obs,1): c+=1
+	//	        tot+=1
+	//	    print(stat.__name__, stat(pairs), c/tot)
+	//
+	// prints "pooled 0.08474576271186435 0.53759765625" and
+	// "sumd -4.8 0.0458984375": the sum of differences would call this
+	// negative gap significant while the gap reported is +8.5 points.
+	got := GapTest(pairs, 20000, 3)
+	if got.Test != PairedPermutationTest || math.Abs(got.Value-0.08474576271186435) > 1e-15 {
+		t.Fatalf("GapTest = %+v", got)
+	}
+	// Monte Carlo standard error at 20000 permutations is about 0.0035.
+	if want := 0.53759765625; math.Abs(got.P-want) > 0.015 {
+		t.Errorf("GapTest.P = %g, want %g (the pooled gap's exact p) within 0.015", got.P, want)
+	}
+	if got.FreeRate-got.PaidRate != got.Value {
+		t.Errorf("GapTest: value %v is not free rate %v - paid rate %v", got.Value, got.FreeRate, got.PaidRate)
+	}
+}
+
+func TestBootstrapGapDiff(t *testing.T) {
+	// One answer per request, tier and version: the difference of gaps is
+	// the mean of per-request differences d, and its percentile interval
+	// should be close to the normal one, mean ± 1.96 sd/sqrt(n).
+	var ms []Matched
+	var sum, sumsq float64
+	for i := range 60 {
+		m := Matched{Variant: Pair{FreeN: 1, PaidN: 1}, Base: Pair{FreeN: 1, PaidN: 1}}
+		if i%5 < 2 {
+			m.Variant.FreeK = 1
+		}
+		if i%3 == 0 {
+			m.Base.FreeK = 1
+		}
+		if i%10 == 0 {
+			m.Base.PaidK = 1
+		}
+		ms = append(ms, m)
+		d := float64(m.Variant.FreeK-m.Variant.PaidK) - float64(m.Base.FreeK-m.Base.PaidK)
+		sum += d
+		sumsq += d * d
+	}
+	n := float64(len(ms))
+	diff, iv := BootstrapGapDiff(ms, 4000, 5)
+	if math.Abs(diff-sum/n) > 1e-12 {
+		t.Errorf("diff = %v, want %v", diff, sum/n)
+	}
+	normHalf := z975 * math.Sqrt((sumsq-sum*sum/n)/n) / math.Sqrt(n)
+	if half := (iv.Hi - iv.Lo) / 2; math.Abs(half-normHalf) > 0.15*normHalf || !(iv.Lo < diff && diff < iv.Hi) {
+		t.Errorf("interval %+v around %v: half-width %v, want within 15%% of %v", iv, diff, half, normHalf)
+	}
+	if _, again := BootstrapGapDiff(ms, 4000, 5); again != iv {
+		t.Errorf("same seed: %+v then %+v", iv, again)
+	}
+	// Pairing matters: a request that moves both versions alike adds
+	// nothing to the difference's uncertainty.
+	var same []Matched
+	for i := range 40 {
+		p := Pair{FreeN: 1, PaidN: 1, FreeK: i % 2}
+		same = append(same, Matched{Variant: p, Base: p})
+	}
+	if d, iv := BootstrapGapDiff(same, 1000, 1); d != 0 || iv != (Interval{}) {
+		t.Errorf("identical versions: diff %v in %+v, want exactly 0 in [0, 0]", d, iv)
+	}
+	if d, iv := BootstrapGapDiff(ms[:1], 1000, 1); iv.Lo != d || iv.Hi != d {
+		t.Errorf("one request: %v in %+v, want a degenerate interval", d, iv)
+	}
+}
+
 func TestGapTestNoPairs(t *testing.T) {
 	got := GapTest(nil, 1000, 1)
 	if got.P != 1 || got.Test != NoTest || got.Value != 0 || got.CI != (Interval{}) {

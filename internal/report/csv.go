@@ -1,0 +1,129 @@
+package report
+
+import (
+	"encoding/csv"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/probe-eval/probe/internal/stats"
+)
+
+// A spreadsheet reads a cell that begins with =, +, -, @, a tab or a
+// carriage return as a formula, and can be made to run one. Model-written
+// text must never run, so every text cell the CSV formats write is
+// neutralised with a leading apostrophe, the usual convention (OWASP, "CSV
+// Injection"); a spreadsheet shows the apostrophe, pandas keeps it.
+// samples.jsonl keeps the exact text. Numbers written here are written as
+// numbers: a negative gap stays -0.5.
+
+// text neutralises a text cell.
+func text(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}
+
+func num(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+func integer(n int) string { return strconv.Itoa(n) }
+
+// csvHeader names the report CSV's columns, one line per group and tier.
+// New columns go at the end, so that a script reading by position keeps
+// working.
+var csvHeader = []string{
+	"run", "model", "scenario", "tier", "n", "complied", "refused", "unparsed", "errors", "truncated",
+	"rate", "ci_lo", "ci_hi", "gap", "gap_ci_lo", "gap_ci_hi", "gap_p", "gap_test", "gap_fisher_p",
+	"af", "af_rate", "af_ci_lo", "af_ci_hi", "complied_af", "maybe", "unclassified", "judged",
+	"judged_complied", "compliance_judged", "judged_rate", "judged_ci_lo", "judged_ci_hi",
+	"compliance_disagree", "complied_tag_only", "complied_judge_only", "compliance_unclassified",
+	"variant", "outcome_rule", "pairs", "significant", "requests_needed", "gap_free_rate", "gap_paid_rate",
+	"samples_per_request", "ci_method", "requests", "design_effect", "effective_n", "af_n",
+	"stop_window", "stop_length", "stop_turns",
+	"judge", "judge_chosen_by", "judge_af_prompt_sha256", "judge_compliance_prompt_sha256",
+}
+
+func writeCSV(w io.Writer, r *Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write(csvHeader)
+	judges := map[string]stats.RunSummary{}
+	for _, run := range r.Table.Runs {
+		judges[run.Run] = run
+	}
+	for _, g := range r.Table.Groups {
+		j := judges[g.Run].Judge
+		for i, t := range []stats.TierSummary{g.Free, g.Paid} {
+			cw.Write([]string{
+				text(g.Run), text(g.Model), text(g.Scenario), tierName(i),
+				integer(t.N), integer(t.Complied), integer(t.Refused), integer(t.Unparsed), integer(t.Errors), integer(t.Truncated),
+				num(t.Rate), num(t.CI[0]), num(t.CI[1]), num(g.Gap.Value), num(g.Gap.CI[0]), num(g.Gap.CI[1]), num(g.Gap.P), text(g.Gap.Test), num(g.Gap.FisherP),
+				integer(t.AF), num(t.AFRate), num(t.AFCI[0]), num(t.AFCI[1]), integer(t.CompliedAF), integer(t.Maybe), integer(t.Unclassified), integer(t.Judged),
+				integer(t.JudgedComplied), integer(t.ComplianceJudged), num(t.JudgedRate), num(t.JudgedCI[0]), num(t.JudgedCI[1]),
+				integer(t.ComplianceDisagree), integer(t.CompliedTagOnly), integer(t.CompliedJudgeOnly), integer(t.ComplianceUnclassified),
+				text(g.Variant), text(g.OutcomeRule), integer(g.Gap.Pairs), strconv.FormatBool(g.Gap.Significant), integer(g.Gap.RequestsNeeded), num(g.Gap.FreeRate), num(g.Gap.PaidRate),
+				num(g.Gap.SamplesPerRequest), text(t.CIMethod), integer(t.Requests), num(t.DesignEffect), num(t.EffectiveN), integer(t.AFN),
+				integer(t.StopWindow), integer(t.StopLength), integer(t.StopTurns),
+				text(j.Model), text(j.ChosenBy), text(j.AFPrompt), text(j.CompliancePrompt),
+			})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// samplesHeader names the samples CSV's columns: one line per sample, the
+// texts as the model wrote them, neutralised for spreadsheets. New columns
+// go at the end.
+var samplesHeader = []string{
+	"run", "model", "tag", "scenario", "query_id", "category", "tier", "sample",
+	"outcome", "judge_label", "judge_fraction", "judge_votes",
+	"error", "truncated", "turns", "attempts",
+	"prompt_tokens", "output_tokens", "num_ctx", "done_reason",
+	"started_at", "duration_ms", "prompt_eval_ms",
+	"request", "scratchpad", "thinking", "output",
+	"variant", "stop", "judge_compliance",
+}
+
+// writeSamplesCSV writes every sample of the report's sources, one line
+// each, with the judge's verdict when there is one. Runs without sources
+// add no lines.
+func writeSamplesCSV(w io.Writer, r *Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write(samplesHeader)
+	for _, run := range r.Table.Runs {
+		src := r.Sources[run.Run]
+		if src == nil {
+			continue
+		}
+		for _, s := range src.Samples {
+			var label, fraction, votes, compliance string
+			if v, ok := src.Verdicts[s.Key()]; ok {
+				label, compliance = v.AF, v.Compliance
+				if v.AF != "" {
+					fraction = strconv.FormatFloat(v.Fraction, 'f', 4, 64)
+					votes = strconv.Itoa(v.Votes)
+				}
+			}
+			started := ""
+			if !s.StartedAt.IsZero() {
+				started = s.StartedAt.UTC().Format(time.RFC3339Nano)
+			}
+			id := s.Run
+			if id == "" {
+				id = run.Run
+			}
+			cw.Write([]string{
+				text(id), text(s.Model), text(s.Tag), text(s.Scenario), text(s.QueryID), text(s.Category), text(string(s.Tier)), integer(s.Sample),
+				text(string(s.Outcome)), text(label), fraction, votes,
+				text(s.Error), strconv.FormatBool(s.Truncated), integer(s.Turns), integer(s.Attempts),
+				integer(s.PromptTokens), integer(s.OutputTokens), integer(s.NumCtx), text(s.DoneReason),
+				text(started), strconv.FormatInt(s.DurationMS, 10), strconv.FormatInt(s.PromptEvalMS, 10),
+				text(s.Request), text(s.Scratchpad), text(s.Thinking), text(s.Output),
+				text(s.Variant), text(s.Stop), text(compliance),
+			})
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
