@@ -1,14 +1,17 @@
 // Package fakeollama is a scriptable stand-in for an Ollama server, for unit
 // tests: it speaks the HTTP API the probe uses (/api/version, /api/show,
-// /api/tags, /api/pull and streaming /api/chat) and lets a test decide each
-// chat's answer, including failures a real server is hard to make produce on
-// cue. It only proves the probe agrees with our idea of Ollama; the
-// integration tests run the real server.
+// /api/tags, /api/pull and streaming /api/chat), and the OpenAI-compatible
+// API as vLLM and Ollama's /v1 serve it (streaming /v1/chat/completions and
+// /v1/models), and lets a test decide each chat's answer, including failures
+// a real server is hard to make produce on cue. It only proves the probe
+// agrees with our idea of these servers; the integration tests run the real
+// Ollama.
 package fakeollama
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -35,6 +38,14 @@ type ChatRequest struct {
 	Format    json.RawMessage `json:"format"`
 	KeepAlive any             `json:"keep_alive"`
 	Stream    *bool           `json:"stream"`
+
+	// API is "native" for /api/chat and "openai" for /v1/chat/completions,
+	// whose requests are read into the fields above: max_tokens as the
+	// option num_predict, temperature, top_p and seed as options,
+	// response_format's JSON schema as Format, reasoning_effort as Think.
+	API string `json:"-"`
+	// Raw is the request body as it arrived.
+	Raw json.RawMessage `json:"-"`
 }
 
 // Reply is a scripted answer to one chat.
@@ -50,6 +61,10 @@ type Reply struct {
 	// Status, when set, answers with this HTTP status and Error instead.
 	Status int
 	Error  string
+	// Body, when set with Status, is sent as the error body as it is, for
+	// servers whose errors have another shape (older vLLM and SGLang put
+	// the message at the top level).
+	Body string
 	// Cut ends the stream after the chunks without a final done chunk,
 	// as a crashed runner or a dropped connection does.
 	Cut bool
@@ -74,6 +89,13 @@ type Server struct {
 	t       testing.TB
 	Version string
 	Chat    func(n int, req ChatRequest) Reply
+	// ReasoningKey is where /v1 streams put Reply.Thinking:
+	// "reasoning_content" (vLLM and SGLang, the default) or "reasoning"
+	// (Ollama).
+	ReasoningKey string
+	// APIKey, when set, makes /v1 answer 401 to a request without
+	// "Authorization: Bearer <APIKey>".
+	APIKey string
 
 	mu     sync.Mutex
 	models map[string]Model
@@ -83,7 +105,7 @@ type Server struct {
 
 // New starts a fake with the given models; it is closed when the test ends.
 func New(t testing.TB, models ...Model) *Server {
-	s := &Server{t: t, Version: "0.17.4", models: map[string]Model{}}
+	s := &Server{t: t, Version: "0.17.4", models: map[string]Model{}, ReasoningKey: "reasoning_content"}
 	for _, m := range models {
 		s.models[norm(m.Name)] = m
 	}
@@ -98,6 +120,8 @@ func New(t testing.TB, models ...Model) *Server {
 	mux.HandleFunc("GET /api/tags", s.tags)
 	mux.HandleFunc("POST /api/pull", s.pull)
 	mux.HandleFunc("POST /api/chat", s.chat)
+	mux.HandleFunc("GET /v1/models", s.openAIModels)
+	mux.HandleFunc("POST /v1/chat/completions", s.openAIChat)
 	s.Server = httptest.NewServer(mux)
 	t.Cleanup(s.Close)
 	return s
@@ -201,30 +225,16 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
 	var req ChatRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	if err := json.Unmarshal(body, &req); err != nil {
 		s.t.Errorf("fakeollama: bad chat request: %v", err)
 		writeJSON(w, 400, map[string]string{"error": err.Error()})
 		return
 	}
-	s.mu.Lock()
-	n := len(s.chats)
-	s.chats = append(s.chats, req)
-	s.mu.Unlock()
-	if _, ok := s.model(req.Model); !ok {
-		writeJSON(w, 404, map[string]string{"error": fmt.Sprintf("model '%s' not found", req.Model)})
-		return
-	}
-	rep := s.Chat(n, req)
-	if rep.Delay > 0 {
-		select {
-		case <-time.After(rep.Delay):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	if rep.Status != 0 {
-		writeJSON(w, rep.Status, map[string]string{"error": rep.Error})
+	req.API, req.Raw = "native", body
+	rep, ok := s.receive(w, r, req, func(status int, msg string) any { return map[string]string{"error": msg} })
+	if !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
@@ -246,26 +256,66 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rep.Cut {
-		// Drop the connection without the final chunk.
-		if hj, ok := w.(http.Hijacker); ok {
-			if fl != nil {
-				fl.Flush()
-			}
-			conn, _, err := hj.Hijack()
-			if err == nil {
-				conn.Close()
-			}
-		}
+		cut(w)
 		return
-	}
-	reason := rep.DoneReason
-	if reason == "" {
-		reason = "stop"
 	}
 	enc.Encode(map[string]any{
 		"model": req.Model, "created_at": now, "message": map[string]string{"role": "assistant", "content": ""},
-		"done": true, "done_reason": reason,
+		"done": true, "done_reason": rep.doneReason(),
 		"prompt_eval_count": rep.PromptTokens, "eval_count": rep.OutputTokens,
 		"prompt_eval_duration": 1000000, "eval_duration": 2000000, "total_duration": 3000000,
 	})
+}
+
+func (rep Reply) doneReason() string {
+	if rep.DoneReason == "" {
+		return "stop"
+	}
+	return rep.DoneReason
+}
+
+// receive records a chat request, answers 404 for a model the fake lacks,
+// asks Chat for the reply and waits its Delay. When the reply is an error
+// it writes it, with errBody giving the body's shape, and returns false.
+func (s *Server) receive(w http.ResponseWriter, r *http.Request, req ChatRequest, errBody func(status int, msg string) any) (Reply, bool) {
+	s.mu.Lock()
+	n := len(s.chats)
+	s.chats = append(s.chats, req)
+	s.mu.Unlock()
+	if _, ok := s.model(req.Model); !ok {
+		writeJSON(w, 404, errBody(404, fmt.Sprintf("model '%s' not found", req.Model)))
+		return Reply{}, false
+	}
+	rep := s.Chat(n, req)
+	if rep.Delay > 0 {
+		select {
+		case <-time.After(rep.Delay):
+		case <-r.Context().Done():
+			return rep, false
+		}
+	}
+	switch {
+	case rep.Status != 0 && rep.Body != "":
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(rep.Status)
+		io.WriteString(w, rep.Body)
+		return rep, false
+	case rep.Status != 0:
+		writeJSON(w, rep.Status, errBody(rep.Status, rep.Error))
+		return rep, false
+	}
+	return rep, true
+}
+
+// cut drops the connection without the end of the answer, as a crashed
+// runner or a dropped connection does.
+func cut(w http.ResponseWriter) {
+	if fl, ok := w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	if hj, ok := w.(http.Hijacker); ok {
+		if conn, _, err := hj.Hijack(); err == nil {
+			conn.Close()
+		}
+	}
 }

@@ -8,6 +8,17 @@ import (
 	"time"
 )
 
+// Back ends a Client speaks to.
+const (
+	// BackendOllama is Ollama's native API (/api/chat), where num_ctx is
+	// sent with every request and an over-long prompt is refused.
+	BackendOllama = "ollama"
+	// BackendOpenAI is the OpenAI-compatible chat-completions API
+	// (/v1/chat/completions) of vLLM, SGLang, llama.cpp's server, LM Studio,
+	// gateways in front of them, and Ollama's own /v1.
+	BackendOpenAI = "openai"
+)
+
 // Client is what the probe needs from a model server.
 type Client interface {
 	// Chat sends one conversation and returns the whole answer. An answer
@@ -43,6 +54,10 @@ type ChatRequest struct {
 	KeepAlive time.Duration
 	// Format, when set, is a JSON schema the answer must follow.
 	Format json.RawMessage
+	// CacheKey groups requests that share a prompt prefix (the model and
+	// system prompt), so that Hosts sends them to a host whose cache
+	// already holds it. Empty means the model and the first message.
+	CacheKey string
 }
 
 // ChatResponse is a complete answer.
@@ -53,15 +68,34 @@ type ChatResponse struct {
 	// PromptTokens counts the whole prompt, cached or not.
 	PromptTokens int
 	OutputTokens int
+	// CachedTokens is the part of PromptTokens the server says it took
+	// from its cache; 0 when it does not say (Ollama's native API reports
+	// PromptEval instead).
+	CachedTokens int
 	PromptEval   time.Duration
 	Eval         time.Duration
 	Load         time.Duration
+
+	// Backend and Host name the server that answered (Host is its base
+	// URL), and Model is the model id it reported, for the record.
+	Backend string
+	Host    string
+	Model   string
 }
 
 // ModelInfo is what the server says about a model.
 type ModelInfo struct {
-	Model  string
+	// Model is the name asked for; ID is the server's own id for it (its
+	// canonical Ollama name, or the id in an OpenAI-compatible /v1/models).
+	Model string
+	ID    string
+	// Digest identifies the weights; empty when the server does not say
+	// (OpenAI-compatible servers).
 	Digest string
+	// Backend and Host name the server (Host is its base URL; for several
+	// hosts, all of them, comma-separated).
+	Backend string
+	Host    string
 	// ContextLength is the context the model was trained for; 0 if unknown.
 	ContextLength int
 	Thinking      bool
@@ -97,7 +131,9 @@ var (
 	ErrServer = errors.New("server error")
 )
 
-// Retryable reports whether trying the same request again may succeed.
+// Retryable reports whether trying the same request again may succeed:
+// the server could not be reached, failed, or cut its answer short. A
+// deadline that passed (ErrTimeout) is not counted here; Policy decides.
 func Retryable(err error) bool {
 	return errors.Is(err, ErrUnreachable) || errors.Is(err, ErrIncomplete) || errors.Is(err, ErrServer)
 }

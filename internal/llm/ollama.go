@@ -26,10 +26,18 @@ const DialTimeout = 5 * time.Second
 
 // NewOllama returns a client for the server at base.
 func NewOllama(base *url.URL) *Ollama {
+	return &Ollama{c: api.NewClient(base, httpClient()), base: base}
+}
+
+// httpClient is the HTTP client of every back end: a host that is down or
+// unroutable fails within DialTimeout, and nothing else is bounded here,
+// since a long prompt may take minutes before its first token; the caller's
+// context bounds the whole request.
+func httpClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: DialTimeout, KeepAlive: 30 * time.Second}).DialContext
-	tr.ResponseHeaderTimeout = 0 // a long prompt may take minutes before its first token
-	return &Ollama{c: api.NewClient(base, &http.Client{Transport: tr}), base: base}
+	tr.ResponseHeaderTimeout = 0
+	return &http.Client{Transport: tr}
 }
 
 // Host returns the server's address.
@@ -61,9 +69,9 @@ func (o *Ollama) Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, err
 	}
 	var (
 		content, thinking strings.Builder
-		out               ChatResponse
 		done              bool
 	)
+	out := ChatResponse{Backend: BackendOllama, Host: o.Host()}
 	err := o.c.Chat(ctx, ar, func(r api.ChatResponse) error {
 		content.WriteString(r.Message.Content)
 		thinking.WriteString(r.Message.Thinking)
@@ -75,6 +83,7 @@ func (o *Ollama) Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, err
 			out.PromptEval = r.PromptEvalDuration
 			out.Eval = r.EvalDuration
 			out.Load = r.LoadDuration
+			out.Model = r.Model
 		}
 		return nil
 	})
@@ -98,6 +107,9 @@ func (o *Ollama) Show(ctx context.Context, model string) (*ModelInfo, error) {
 	}
 	info := &ModelInfo{
 		Model:        model,
+		ID:           CanonicalModel(model),
+		Backend:      BackendOllama,
+		Host:         o.Host(),
 		Family:       sr.Details.Family,
 		Parameters:   sr.Details.ParameterSize,
 		Quantization: sr.Details.QuantizationLevel,
@@ -120,23 +132,11 @@ func (o *Ollama) Show(ctx context.Context, model string) (*ModelInfo, error) {
 	}
 	for _, m := range lr.Models {
 		if SameModel(m.Name, model) || SameModel(m.Model, model) {
-			info.Digest = m.Digest
+			info.Digest, info.ID = m.Digest, m.Name
 			break
 		}
 	}
 	return info, nil
-}
-
-// SameModel reports whether two Ollama model names are the same model,
-// reading a missing tag as ":latest".
-func SameModel(a, b string) bool {
-	norm := func(s string) string {
-		if i := strings.LastIndexByte(s, '/'); !strings.Contains(s[i+1:], ":") {
-			return s + ":latest"
-		}
-		return s
-	}
-	return norm(a) == norm(b)
 }
 
 // Version returns the server's version.
@@ -193,11 +193,11 @@ func (o *Ollama) wrap(err error, model string) error {
 		if opErr == nil {
 			cause = err
 		}
-		return &unreachableError{host: o.Host(), cause: cause, hint: "start it with `ollama serve`, or point OLLAMA_HOST or --host at it"}
+		return &unreachableError{server: "Ollama", host: o.Host(), cause: cause, hint: "start it with `ollama serve`, or point OLLAMA_HOST or --host at it"}
 	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
-		return &unreachableError{host: o.Host(), cause: dnsErr, hint: "check OLLAMA_HOST or --host"}
+		return &unreachableError{server: "Ollama", host: o.Host(), cause: dnsErr, hint: "check OLLAMA_HOST or --host"}
 	}
 	// A connection cut while the answer streamed, or an error line in the
 	// stream: the server failed mid answer.
@@ -207,12 +207,12 @@ func (o *Ollama) wrap(err error, model string) error {
 // unreachableError says which server could not be reached, why, and what
 // to do; it matches ErrUnreachable.
 type unreachableError struct {
-	host, hint string
-	cause      error
+	server, host, hint string
+	cause              error
 }
 
 func (e *unreachableError) Error() string {
-	return fmt.Sprintf("cannot reach Ollama at %s (%v): %s", e.host, e.cause, e.hint)
+	return fmt.Sprintf("cannot reach %s at %s (%v): %s", e.server, e.host, e.cause, e.hint)
 }
 
 func (e *unreachableError) Is(target error) bool { return target == ErrUnreachable }

@@ -119,19 +119,3 @@ func TestShowAndPull(t *testing.T) {
 		t.Errorf("after pull: %+v, %v", info, err)
 	}
 }
-
-func TestSameModel(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		want bool
-	}{
-		{"llama3", "llama3:latest", true},
-		{"llama3:8b", "llama3:latest", false},
-		{"me/m", "me/m:latest", true},
-		{"host:5000/me/m", "host:5000/me/m:latest", true},
-	} {
-		if got := llm.SameModel(tt.a, tt.b); got != tt.want {
-			t.Errorf("SameModel(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
-		}
-	}
-}

@@ -1,0 +1,67 @@
+package llm
+
+import (
+	"context"
+	"sync"
+)
+
+// Each runs work on every job with at most workers at once (at least one),
+// and hands what the workers send to consume one at a time, on the calling
+// goroutine, in the order it arrives: a stage writes its records from one
+// place while its requests run in parallel. With Hosts, workers is
+// Hosts.Slots(), so that every slot of every host is kept busy.
+//
+// A work error stops the rest: jobs not yet started are not started, and
+// Each returns that error once the running ones have ended. So does an
+// error from consume; whatever is sent after it is drained and dropped, so
+// a worker never blocks on send. A result sent before a stop is always
+// consumed (unless consume itself failed), so a finished answer is never
+// lost. Each returns nil when every job ran, else the cause of the stop,
+// the parent context's included.
+func Each[J, R any](ctx context.Context, workers int, jobs []J,
+	work func(ctx context.Context, job J, send func(R)) error,
+	consume func(R) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	next := make(chan J)
+	out := make(chan R)
+	send := func(r R) { out <- r }
+	var wg sync.WaitGroup
+	for range max(workers, 1) {
+		wg.Go(func() {
+			for j := range next {
+				if ctx.Err() != nil {
+					return
+				}
+				if err := work(ctx, j, send); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for _, j := range jobs {
+			select {
+			case next <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(out) }()
+
+	failed := false
+	for r := range out {
+		if failed {
+			continue
+		}
+		if err := consume(r); err != nil {
+			failed = true
+			cancel(err)
+		}
+	}
+	return context.Cause(ctx)
+}

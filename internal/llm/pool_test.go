@@ -1,0 +1,96 @@
+package llm_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/probe-eval/probe/internal/llm"
+)
+
+func numbers(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+func TestEachRunsEveryJob(t *testing.T) {
+	var running, peak atomic.Int32
+	seen := map[int]bool{}
+	err := llm.Each(context.Background(), 3, numbers(50), func(_ context.Context, j int, send func(int)) error {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		running.Add(-1)
+		send(j)
+		return nil
+	}, func(j int) error {
+		seen[j] = true // one goroutine: the race detector would object otherwise
+		return nil
+	})
+	if err != nil || len(seen) != 50 {
+		t.Fatalf("%d results, err %v; want 50", len(seen), err)
+	}
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Errorf("%d jobs ran at once, want 2 or 3 of 3 workers", p)
+	}
+}
+
+// A work error stops the jobs not yet started, and what was sent before it
+// is still consumed.
+func TestEachStopsOnWorkError(t *testing.T) {
+	boom := errors.New("server gone")
+	var started atomic.Int32
+	var got []int
+	err := llm.Each(context.Background(), 1, numbers(100), func(_ context.Context, j int, send func(int)) error {
+		started.Add(1)
+		send(j)
+		if j == 4 {
+			return boom
+		}
+		return nil
+	}, func(j int) error { got = append(got, j); return nil })
+	if !errors.Is(err, boom) || started.Load() != 5 || len(got) != 5 {
+		t.Errorf("err %v, %d started, %d consumed; want the work error after 5 of each", err, started.Load(), len(got))
+	}
+}
+
+// A consume error stops the rest, and a worker sending after it does not
+// block.
+func TestEachStopsOnConsumeError(t *testing.T) {
+	full := errors.New("disk full")
+	var consumed int
+	err := llm.Each(context.Background(), 4, numbers(100), func(_ context.Context, j int, send func(int)) error {
+		send(j)
+		return nil
+	}, func(int) error {
+		consumed++
+		if consumed == 3 {
+			return full
+		}
+		return nil
+	})
+	if !errors.Is(err, full) || consumed != 3 {
+		t.Errorf("err %v after %d consumed, want the consume error after 3", err, consumed)
+	}
+}
+
+func TestEachParentCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var done atomic.Int32
+	err := llm.Each(ctx, 2, numbers(100), func(ctx context.Context, j int, send func(int)) error {
+		if j == 10 {
+			cancel()
+		}
+		done.Add(1)
+		return nil
+	}, func(int) error { return nil })
+	if !errors.Is(err, context.Canceled) || done.Load() >= 100 {
+		t.Errorf("err %v after %d jobs, want context.Canceled before the end", err, done.Load())
+	}
+}
