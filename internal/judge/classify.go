@@ -7,8 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/probe-eval/probe/internal/llm"
@@ -172,61 +170,29 @@ type outcome struct {
 
 // run judges jobs with o.Concurrency in flight.
 func (w *writer) run(ctx context.Context, jobs []job, o ClassifyOptions) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	idx := make(chan int)
-	out := make(chan outcome)
-	var wg sync.WaitGroup
-	for range o.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range idx {
-				if ctx.Err() != nil {
-					return
-				}
-				jb := jobs[i]
-				jd, err := o.Judge.Ask(ctx, jb.q, jb.t)
-				if err != nil && ctx.Err() != nil {
-					return // cut short: asked again next time
-				}
-				fill(&jd, jb.s)
-				// A finished verdict is always handed over: the writer
-				// reads until every worker is gone.
-				out <- outcome{i, jd}
-				if err != nil {
-					cancel(err)
-					return
-				}
-			}
-		}()
+	idx := make([]int, len(jobs))
+	for i := range idx {
+		idx[i] = i
 	}
-	go func() {
-		defer close(idx)
-		for i := range jobs {
-			select {
-			case idx <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(out) }()
-
 	written := make([]bool, len(jobs))
-	var writeErr error
-	for oc := range out {
-		if writeErr != nil {
-			continue // drain; nothing more is written after a failed write
+	err := llm.Each(ctx, o.Concurrency, idx, func(ctx context.Context, i int, send func(outcome)) error {
+		jb := jobs[i]
+		jd, err := o.Judge.Ask(ctx, jb.q, jb.t)
+		if err != nil && ctx.Err() != nil {
+			return nil // cut short: asked again next time
 		}
+		fill(&jd, jb.s)
+		// A finished verdict is always handed over, even when the judge
+		// stopped: it says which votes were lost.
+		send(outcome{i, jd})
+		return err
+	}, func(oc outcome) error {
 		if err := w.write(oc.jd); err != nil {
-			writeErr = fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
-			cancel(writeErr)
-			continue
+			return fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
 		}
 		written[oc.i] = true
-	}
-	err := context.Cause(ctx)
+		return nil
+	})
 	if err == nil {
 		return nil
 	}
@@ -303,15 +269,9 @@ func (w *writer) write(jd record.Judgment) error {
 // CanonicalModel spells an Ollama model name with its tag, reading a
 // missing tag as ":latest" as Ollama does, so that "qwen3" and
 // "qwen3:latest" are the same judge in judgments.jsonl.
-func CanonicalModel(name string) string {
-	if name == "" {
-		return name
-	}
-	if i := strings.LastIndexByte(name, '/'); !strings.Contains(name[i+1:], ":") {
-		return name + ":latest"
-	}
-	return name
-}
+//
+// Deprecated: use llm.CanonicalModel, which it calls.
+func CanonicalModel(name string) string { return llm.CanonicalModel(name) }
 
 // fill copies the judged sample's identity into its verdict.
 func fill(jd *record.Judgment, s record.Sample) {

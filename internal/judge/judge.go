@@ -33,9 +33,6 @@ const (
 	DefaultTimeout = 10 * time.Minute
 	// minNumCtx is the least context the probe sizes for the judge.
 	minNumCtx = 4096
-	// charsPerToken underestimates characters per token, so that a sized
-	// window errs on the large side.
-	charsPerToken = 3
 	// keepInvalid is how much of an answer that did not fit the schema is
 	// kept in the record.
 	keepInvalid = 2000
@@ -107,7 +104,7 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 		j.Now = time.Now
 	}
 	if j.Backoff == nil {
-		j.Backoff = func(attempt int) time.Duration { return min(time.Second<<(attempt-1), 30*time.Second) }
+		j.Backoff = llm.DefaultBackoff
 	}
 	info, err := j.Client.Show(ctx, j.Model)
 	if err != nil {
@@ -127,12 +124,7 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 		}
 	}
 	if j.NumCtx == 0 {
-		n := longest/charsPerToken + j.NumPredict
-		n = max(minNumCtx, (n+1023)/1024*1024)
-		if info.ContextLength > 0 {
-			n = min(n, info.ContextLength)
-		}
-		j.NumCtx = n
+		j.NumCtx = llm.SizeContext(longest, j.NumPredict, minNumCtx, info.ContextLength)
 	}
 	return nil
 }
@@ -222,11 +214,12 @@ func lastVoteError(vs []record.Vote) string {
 	return ""
 }
 
-// seed gives every attempt of every vote of a sample its own seed, so the
-// votes differ, a retry does not repeat the answer it retries, and the
-// whole verdict is reproducible where the server is deterministic.
-func (j *Judge) seed(vote, attempt int) int {
-	return 1 + vote*(j.Retries+1) + attempt - 1
+// seed gives every vote of a sample its own first seed, and the retries
+// of a vote the seeds after it (llm.Call.Reseed), so the votes differ, a
+// retry does not repeat the answer it retries, and the whole verdict is
+// reproducible where the server is deterministic.
+func (j *Judge) seed(vote int) int {
+	return 1 + vote*(j.Retries+1)
 }
 
 // vote asks for one valid answer, up to 1+Retries times. lost is set when
@@ -235,65 +228,57 @@ func (j *Judge) seed(vote, attempt int) int {
 func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown string, v int) (vote record.Vote, lost, stop bool, err error) {
 	start := j.Now()
 	defer func() { vote.DurationMS = j.Now().Sub(start).Milliseconds() }()
-	for attempt := 1; attempt <= 1+j.Retries; attempt++ {
-		vote.Attempts = attempt
-		req := &llm.ChatRequest{
+	var (
+		answer Answer
+		perr   error
+	)
+	policy := llm.Policy{Retries: j.Retries, Timeout: j.Timeout, RetryTimeouts: true, Backoff: j.Backoff}
+	res, cerr := policy.Chat(ctx, j.Client, llm.Call{
+		Request: &llm.ChatRequest{
 			Model:    j.Model,
 			Messages: msgs,
 			Options: map[string]any{
 				"temperature": j.Temperature,
 				"num_ctx":     j.NumCtx,
 				"num_predict": j.NumPredict,
-				"seed":        j.seed(v, attempt),
+				"seed":        j.seed(v),
 			},
 			Think:     j.think,
 			KeepAlive: j.KeepAlive,
 			Format:    q.Format,
+		},
+		Check: func(r *llm.ChatResponse) error {
+			answer, perr = q.Parse(r.Content, shown)
+			return perr
+		},
+		Reseed: true,
+	})
+	vote.Attempts = res.Attempts
+	switch {
+	case cerr == nil:
+		return record.Vote{Positive: answer.Positive, Criteria: answer.Criteria, Summary: answer.Summary, Attempts: res.Attempts}, false, false, nil
+	case errors.Is(cerr, llm.ErrInvalidAnswer):
+		vote.Error = "answer does not fit the schema: " + perr.Error()
+		if res.Response.DoneReason == "length" {
+			vote.Error += fmt.Sprintf(" (cut at num_predict %d)", j.NumPredict)
 		}
-		tctx, cancel := context.WithTimeout(ctx, j.Timeout)
-		resp, cerr := j.Client.Chat(tctx, req)
-		timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		switch {
-		case cerr == nil:
-			a, perr := q.Parse(resp.Content, shown)
-			if perr == nil {
-				return record.Vote{Positive: a.Positive, Criteria: a.Criteria, Summary: a.Summary, Attempts: attempt}, false, false, nil
-			}
-			lost = false
-			vote.Error = "answer does not fit the schema: " + perr.Error()
-			if resp.DoneReason == "length" {
-				vote.Error += fmt.Sprintf(" (cut at num_predict %d)", j.NumPredict)
-			}
-			vote.Invalid = cut(resp.Content, keepInvalid)
-			continue
-		case timedOut:
-			lost = true
-			vote.Error = fmt.Sprintf("no complete answer within %s", j.Timeout)
-			vote.Invalid = ""
-			continue
-		case fatal(ctx, cerr):
-			vote.Error = cerr.Error()
-			return vote, true, false, cerr
-		case errors.Is(cerr, llm.ErrContextExceeded):
-			vote.Error = fmt.Sprintf("the judge prompt does not fit num_ctx %d; set a larger [judge] num_ctx in models.toml", j.NumCtx)
-			return vote, true, true, nil
-		case !llm.Retryable(cerr):
-			vote.Error = cerr.Error()
-			return vote, true, true, nil
-		}
-		lost = true
+		vote.Invalid = cut(res.Response.Content, keepInvalid)
+		return vote, false, false, nil
+	case errors.Is(cerr, llm.ErrTimeout):
+		vote.Error = fmt.Sprintf("no complete answer within %s", j.Timeout)
+		return vote, true, false, nil
+	case fatal(ctx, cerr):
 		vote.Error = cerr.Error()
-		vote.Invalid = ""
-		if attempt <= j.Retries {
-			select {
-			case <-time.After(j.Backoff(attempt)):
-			case <-ctx.Done():
-				return vote, true, false, context.Cause(ctx)
-			}
-		}
+		return vote, true, false, cerr
+	case errors.Is(cerr, llm.ErrContextExceeded):
+		vote.Error = fmt.Sprintf("the judge prompt does not fit num_ctx %d; set a larger [judge] num_ctx in models.toml", j.NumCtx)
+		return vote, true, true, nil
+	case !llm.Retryable(cerr):
+		vote.Error = cerr.Error()
+		return vote, true, true, nil
 	}
-	return vote, lost, false, nil
+	vote.Error = cerr.Error()
+	return vote, true, false, nil
 }
 
 // cut shortens s to at most n bytes on a rune boundary.
