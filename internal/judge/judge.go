@@ -48,7 +48,8 @@ type Judge struct {
 	Votes       int
 	Temperature float64
 	// NumCtx is the context window of every judge request; 0 lets Prepare
-	// size it from the longest prompt.
+	// size it from the longest prompt. An OpenAI-compatible server sets
+	// its own context, so there it stays 0 and is not sent.
 	NumCtx int
 	// NumPredict bounds one answer, thinking included; 0 takes the default.
 	NumPredict int
@@ -69,6 +70,9 @@ type Judge struct {
 
 	// Digest is the judge model's digest, set by Prepare.
 	Digest string
+	// Info is what the server said of the judge model, set by Prepare:
+	// its back end, host and id, for the record.
+	Info *llm.ModelInfo
 	// think is what each request sends: nil for a judge that cannot think
 	// (the server refuses a think setting then), else Think.
 	think any
@@ -110,7 +114,10 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 	if err != nil {
 		return err
 	}
-	j.Digest = info.Digest
+	j.Digest, j.Info = info.Digest, info
+	if info.Backend == llm.BackendOpenAI && j.NumCtx != 0 {
+		return fmt.Errorf("judge %s: %w", j.Model, llm.CheckOptions(info.Backend, map[string]any{"num_ctx": j.NumCtx}))
+	}
 	j.think = nil
 	if info.Thinking {
 		j.think = j.Think
@@ -123,7 +130,7 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 			j.NumPredict = DefaultNumPredictThinking
 		}
 	}
-	if j.NumCtx == 0 {
+	if j.NumCtx == 0 && info.Backend != llm.BackendOpenAI {
 		j.NumCtx = llm.SizeContext(longest, j.NumPredict, minNumCtx, info.ContextLength)
 	}
 	return nil
@@ -232,17 +239,20 @@ func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown
 		answer Answer
 		perr   error
 	)
+	opts := map[string]any{
+		"temperature": j.Temperature,
+		"num_predict": j.NumPredict,
+		"seed":        j.seed(v),
+	}
+	if j.NumCtx > 0 {
+		opts["num_ctx"] = j.NumCtx
+	}
 	policy := llm.Policy{Retries: j.Retries, Timeout: j.Timeout, RetryTimeouts: true, Backoff: j.Backoff}
 	res, cerr := policy.Chat(ctx, j.Client, llm.Call{
 		Request: &llm.ChatRequest{
-			Model:    j.Model,
-			Messages: msgs,
-			Options: map[string]any{
-				"temperature": j.Temperature,
-				"num_ctx":     j.NumCtx,
-				"num_predict": j.NumPredict,
-				"seed":        j.seed(v),
-			},
+			Model:     j.Model,
+			Messages:  msgs,
+			Options:   opts,
 			Think:     j.think,
 			KeepAlive: j.KeepAlive,
 			Format:    q.Format,
@@ -270,6 +280,9 @@ func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown
 	case fatal(ctx, cerr):
 		vote.Error = cerr.Error()
 		return vote, true, false, cerr
+	case errors.Is(cerr, llm.ErrContextExceeded) && j.NumCtx == 0:
+		vote.Error = fmt.Sprintf("the judge prompt does not fit the server's context: %v", cerr)
+		return vote, true, true, nil
 	case errors.Is(cerr, llm.ErrContextExceeded):
 		vote.Error = fmt.Sprintf("the judge prompt does not fit num_ctx %d; set a larger [judge] num_ctx in models.toml", j.NumCtx)
 		return vote, true, true, nil

@@ -421,6 +421,51 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
+// A judge on an OpenAI-compatible server: its schema goes as
+// response_format, num_ctx is neither sized nor sent (such a server sets its
+// own context), and the votes are read as from Ollama.
+func TestJudgeThroughOpenAI(t *testing.T) {
+	f := fake(t)
+	f.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply { return reply(yes()) }
+	u, err := url.Parse(f.URL + "/v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newJudge(t, f)
+	j.Client, j.NumCtx, j.Votes = llm.NewOpenAI(u, ""), 0, 3
+	if err := j.Prepare(context.Background(), 30000); err != nil {
+		t.Fatal(err)
+	}
+	if j.NumCtx != 0 || j.Info == nil || j.Info.Backend != llm.BackendOpenAI || j.Info.ID != judgeModel {
+		t.Errorf("after Prepare: num_ctx %d, info %+v; want no num_ctx and the server's id", j.NumCtx, j.Info)
+	}
+	q := mustQuestion(t, record.KindAF)
+	jd, err := j.Ask(context.Background(), q, transcript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if jd.Label != record.LabelAF || jd.Valid != 3 {
+		t.Errorf("verdict %s with %d valid votes, want af with 3", jd.Label, jd.Valid)
+	}
+	seeds := map[any]bool{}
+	for _, c := range f.Chats() {
+		var schema map[string]any
+		if c.API != "openai" || json.Unmarshal(c.Format, &schema) != nil || schema["type"] != "object" || strings.Contains(string(c.Raw), "num_ctx") {
+			t.Errorf("request %s: want the schema as response_format and no num_ctx", c.Raw)
+		}
+		seeds[c.Options["seed"]] = true
+	}
+	if len(seeds) != 3 {
+		t.Errorf("seeds %v, want one per vote", seeds)
+	}
+
+	j = newJudge(t, f)
+	j.Client = llm.NewOpenAI(u, "")
+	if err := j.Prepare(context.Background(), 0); err == nil || !strings.Contains(err.Error(), "--max-model-len") {
+		t.Errorf("[judge] num_ctx on an OpenAI-compatible server: err = %v, want it refused with how to set the context", err)
+	}
+}
+
 // writeSamples writes a run folder with answered samples, one without
 // reasoning, one without output and one error, and returns its path.
 func writeSamples(t *testing.T) (string, []record.Sample) {

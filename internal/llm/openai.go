@@ -159,6 +159,7 @@ func openAIParams(req *ChatRequest) (openai.ChatCompletionNewParams, error) {
 			}
 		}
 	}
+	// KeepAlive has no form here: such a server keeps its models loaded.
 	if effort, ok := reasoningEffort(req.Think); ok {
 		p.ReasoningEffort = shared.ReasoningEffort(effort)
 	}

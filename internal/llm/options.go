@@ -3,8 +3,8 @@ package llm
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 )
 
 // OptionError is a setting a back end cannot send. Key is the option's name
@@ -41,13 +41,8 @@ func CheckOptions(backend string, opts map[string]any) error {
 	if backend != BackendOpenAI {
 		return nil
 	}
-	keys := make([]string, 0, len(opts))
-	for k := range opts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var errs []error
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(opts)) {
 		if msg := openAIOption(k, opts[k]); msg != "" {
 			errs = append(errs, &OptionError{Backend: backend, Key: k, Msg: msg})
 		}
