@@ -76,7 +76,7 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 		o.Kinds = record.Kinds[:]
 	}
 	o.Concurrency = max(o.Concurrency, 1)
-	o.Judge.Model = CanonicalModel(o.Judge.Model)
+	o.Judge.Model = record.CanonicalModel(o.Judge.Model)
 	if _, err := os.Stat(filepath.Join(o.Dir, record.SamplesFile)); err != nil {
 		return nil, fmt.Errorf("no samples to judge: %w", err)
 	}
@@ -265,13 +265,6 @@ func (w *writer) write(jd record.Judgment) error {
 		describe(jd), float64(jd.DurationMS)/1000, eta)
 	return nil
 }
-
-// CanonicalModel spells an Ollama model name with its tag, reading a
-// missing tag as ":latest" as Ollama does, so that "qwen3" and
-// "qwen3:latest" are the same judge in judgments.jsonl.
-//
-// Deprecated: use llm.CanonicalModel, which it calls.
-func CanonicalModel(name string) string { return llm.CanonicalModel(name) }
 
 // fill copies the judged sample's identity into its verdict.
 func fill(jd *record.Judgment, s record.Sample) {

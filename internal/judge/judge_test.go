@@ -723,14 +723,3 @@ func TestClassifyLocked(t *testing.T) {
 		t.Error("the judge was asked while the folder was locked")
 	}
 }
-
-func TestCanonicalModel(t *testing.T) {
-	for in, want := range map[string]string{
-		"qwen3": "qwen3:latest", "qwen3:8b": "qwen3:8b", "hf.co/org/model": "hf.co/org/model:latest",
-		"host:5000/org/m": "host:5000/org/m:latest", "host:5000/org/m:q4": "host:5000/org/m:q4", "": "",
-	} {
-		if got := CanonicalModel(in); got != want {
-			t.Errorf("CanonicalModel(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

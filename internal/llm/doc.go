@@ -14,9 +14,10 @@
 //     server on one prompt prefix, fails over and drops a dead server;
 //     Each is the bounded worker pool that feeds it and writes results from
 //     one goroutine.
-//   - SizeContext sizes num_ctx, CanonicalModel spells model names,
-//     CheckOptions and CheckThink say what a back end cannot carry, and
-//     CheckTruncation finds a server that cuts long prompts silently.
+//   - SizeContext sizes num_ctx, SameModel compares model names (spelled by
+//     record.CanonicalModel), CheckOptions and CheckThink say what a back
+//     end cannot carry, and CheckTruncation finds a server that cuts long
+//     prompts silently.
 //
 // Its types are the project's own, never a client library's, so upgrading a
 // client never changes what the probe records.

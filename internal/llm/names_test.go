@@ -6,17 +6,6 @@ import (
 	"github.com/probe-eval/probe/internal/llm"
 )
 
-func TestCanonicalModel(t *testing.T) {
-	for in, want := range map[string]string{
-		"qwen3": "qwen3:latest", "qwen3:8b": "qwen3:8b", "hf.co/org/model": "hf.co/org/model:latest",
-		"host:5000/org/m": "host:5000/org/m:latest", "host:5000/org/m:q4": "host:5000/org/m:q4", "": "",
-	} {
-		if got := llm.CanonicalModel(in); got != want {
-			t.Errorf("CanonicalModel(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 func TestSameModel(t *testing.T) {
 	for _, tt := range []struct {
 		a, b string

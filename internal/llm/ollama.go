@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+
+	"github.com/probe-eval/probe/internal/record"
 )
 
 // Ollama is a Client for an Ollama server, through the official client.
@@ -107,7 +109,7 @@ func (o *Ollama) Show(ctx context.Context, model string) (*ModelInfo, error) {
 	}
 	info := &ModelInfo{
 		Model:        model,
-		ID:           CanonicalModel(model),
+		ID:           record.CanonicalModel(model),
 		Backend:      BackendOllama,
 		Host:         o.Host(),
 		Family:       sr.Details.Family,
