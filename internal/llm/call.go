@@ -24,8 +24,8 @@ var (
 type Policy struct {
 	// Retries is how many more attempts a call gets after a transient
 	// failure (Retryable), a refused answer (Call.Check) or, with
-	// RetryTimeouts, a timeout. An attempt that fails because its host
-	// died is not counted: it is sent again to another host.
+	// RetryTimeouts, a timeout. An attempt that failed on a host that has
+	// been dropped as dead is not counted: it goes again to another host.
 	Retries int
 	// Timeout bounds one attempt, from the request to the answer's last
 	// token; 0 means no bound. Waiting for a free slot of a host is not
@@ -120,7 +120,7 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 		resp, err := m.c.Chat(tctx, req)
 		timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
 		cancel()
-		dropped := hs.release(m, err, timedOut)
+		dead := hs.release(m, err, timedOut)
 		res.Response = nil
 		switch {
 		case err == nil:
@@ -139,7 +139,7 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 		case ctx.Err() != nil:
 			return res, context.Cause(ctx)
 		case timedOut:
-			terr := fmt.Errorf("%w: none within %s", ErrTimeout, p.Timeout)
+			terr := fmt.Errorf("%w (request timeout %s)", ErrTimeout, p.Timeout)
 			if left--; !p.RetryTimeouts || left == 0 {
 				return res, terr
 			}
@@ -148,7 +148,7 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 			return res, err
 		}
 		failed[m] = true
-		if !dropped {
+		if !dead {
 			left--
 		}
 		if left <= 0 {

@@ -227,11 +227,13 @@ func (h *Hosts) acquire(ctx context.Context, key string, avoid map[*member]bool)
 }
 
 // release gives back m's slot after a request that ended with err, and
-// reports whether m was dropped for it. A request cut by its own deadline
-// (timedOut) or by its caller says nothing about the host.
-func (h *Hosts) release(m *member, err error, timedOut bool) (dropped bool) {
+// reports whether m is now dropped as dead, by this failure or an earlier
+// one. A request cut by its own deadline (timedOut) or by its caller says
+// nothing about the host.
+func (h *Hosts) release(m *member, err error, timedOut bool) (dead bool) {
 	h.mu.Lock()
 	m.busy--
+	dropped := false
 	switch {
 	case err == nil || !Retryable(err):
 		m.failures = 0
@@ -241,12 +243,13 @@ func (h *Hosts) release(m *member, err error, timedOut bool) (dropped bool) {
 			m.dead, dropped = true, true
 		}
 	}
+	dead = m.dead && err != nil
 	h.dispatch()
 	h.mu.Unlock()
 	if dropped && h.o.OnDrop != nil {
 		h.o.OnDrop(m.name, err)
 	}
-	return dropped
+	return dead
 }
 
 // untried reports whether a live host is not in failed.
