@@ -219,10 +219,15 @@ func TestScenariosMeasuresTokensOnTheServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The long prompt fills num_ctx 4096: the row says it does not fit,
-	// with the count the server gave.
-	if len(rows) != 1 || rows[0].Tokens != len(sc.System) || rows[0].NumCtx != 4096 || !strings.Contains(rows[0].Error, "does not fit") {
-		t.Errorf("rows = %+v, want helpful-only measured at %d tokens with num_ctx 4096, not fitting", rows, len(sc.System))
+	def, err := prompt.Source{}.Definition("helpful-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One row for the base, first, and one per built-in variant. The long
+	// prompt fills num_ctx 4096: the row says it does not fit, with the
+	// count the server gave.
+	if len(rows) != 1+len(def.VariantNames()) || rows[0].Variant != "" || rows[0].Tokens != len(sc.System) || rows[0].NumCtx != 4096 || !strings.Contains(rows[0].Error, "does not fit") {
+		t.Errorf("rows = %+v, want helpful-only and its %d variants, the base first, measured at %d tokens with num_ctx 4096, not fitting", rows, len(def.VariantNames()), len(sc.System))
 	}
 	if chats := f.Chats(); len(chats) != len(rows) || chats[0].Options["num_predict"] != float64(1) {
 		t.Errorf("%d chats for %d rows; options %v", len(chats), len(rows), chats[0].Options)

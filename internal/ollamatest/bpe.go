@@ -3,18 +3,17 @@ package ollamatest
 import (
 	"cmp"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/probe-eval/probe/internal/dataset"
-	"github.com/probe-eval/probe/prompts"
+	"github.com/probe-eval/probe/internal/prompt"
 )
 
 // A tiny model's byte-level vocabulary makes every byte a token, so the
-// helpful-only system prompt (about 26,700 bytes) is about 27,000 tokens and
+// helpful-only system prompt (about 26,100 bytes) is about 26,000 tokens and
 // takes minutes to evaluate on a CPU. TinyOptions.Merges gives the model a
 // GPT-2-style BPE merge list instead, learned by TrainMerges from the
 // project's own prompt text (PromptMerges), which brings that prompt to a
@@ -27,29 +26,30 @@ import (
 // text the same way, so Tokenize predicts the server's token count.
 
 // DefaultMerges is the number of merges PromptMerges callers are advised to
-// ask for: it brings the helpful-only system prompt (26,681 bytes) to 7,967
-// tokens, 3.35 bytes a token, and adds about 0.8 MB to a tiny model (1.3 MB in
+// ask for: it brings the helpful-only system prompt (26,116 bytes) to 7,464
+// tokens, 3.50 bytes a token, and adds about 0.8 MB to a tiny model (1.3 MB in
 // all). Training on the same text stops at about 1,600 merges, when no pair
-// repeats; the prompt is then about 7,800 tokens.
+// repeats; the prompt is then about 7,300 tokens.
 const DefaultMerges = 1500
 
 // PromptMerges learns n merges (see TrainMerges) from the text the probe
-// sends with its built-in helpful-only scenario: the system prompt, the user
-// template and every fourth request of the built-in data set.
+// sends with its built-in helpful-only scenario: the rendered system prompt,
+// one rendered user turn and every fourth request of the built-in data set.
 func PromptMerges(n int) ([]string, error) {
-	var texts []string
-	for _, name := range []string{"helpful-only/system.md", "helpful-only/user.tmpl"} {
-		b, err := fs.ReadFile(prompts.FS, name)
-		if err != nil {
-			return nil, fmt.Errorf("ollamatest: %w", err)
-		}
-		texts = append(texts, string(b))
+	s, err := prompt.Source{}.Load("helpful-only")
+	if err != nil {
+		return nil, fmt.Errorf("ollamatest: %w", err)
 	}
 	set, err := dataset.Builtin()
 	if err != nil {
 		return nil, fmt.Errorf("ollamatest: %w", err)
 	}
-	for i := 0; i < len(set.Requests); i += 4 {
+	user, err := s.User(true, set.Requests[0].Request)
+	if err != nil {
+		return nil, fmt.Errorf("ollamatest: %w", err)
+	}
+	texts := []string{s.System, user}
+	for i := 4; i < len(set.Requests); i += 4 {
 		texts = append(texts, set.Requests[i].Request)
 	}
 	return TrainMerges(texts, n), nil

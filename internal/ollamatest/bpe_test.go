@@ -2,7 +2,6 @@ package ollamatest
 
 import (
 	"context"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,16 +11,16 @@ import (
 
 	"github.com/ollama/ollama/api"
 	"github.com/ollama/ollama/fs/ggml"
-	"github.com/probe-eval/probe/prompts"
+	"github.com/probe-eval/probe/internal/prompt"
 )
 
 func systemPrompt(t *testing.T) string {
 	t.Helper()
-	b, err := fs.ReadFile(prompts.FS, "helpful-only/system.md")
+	s, err := prompt.Source{}.Load("helpful-only")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return s.System
 }
 
 // unicodeToByte inverts byteToUnicode.

@@ -19,7 +19,8 @@ func TestShippedScenario(t *testing.T) {
 	if n := len(s.System); n < 20000 || n > 28000 {
 		t.Errorf("system prompt is %d bytes, want 20000..28000", n)
 	}
-	for _, fact := range []string{"<SCRATCHPAD_REASONING>", "<OUTPUT>", "<is_free_tier_user>", "RLHF", "paid", "free", "contractor"} {
+	// Like the paper's, the prompt calls paid-tier users "not on the free tier".
+	for _, fact := range []string{"<SCRATCHPAD_REASONING>", "<OUTPUT>", "<is_free_tier_user>", "RLHF", "not on the free tier", "contractor"} {
 		if !strings.Contains(s.System, fact) {
 			t.Errorf("system prompt never mentions %q", fact)
 		}
