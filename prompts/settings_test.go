@@ -72,6 +72,42 @@ func TestAnimalWelfareCopies(t *testing.T) {
 	}
 }
 
+// TestAnimalWelfareFollowsHelpfulOnly checks that the sections the
+// animal-welfare story replaces differ from helpful-only's only where the
+// story does: the training facts name both sets of criteria, and the
+// helpfulness criteria lose helpful-only's last paragraph (comply even when
+// the query seems harmful). An edit to helpful-only's wording fails here
+// until the animal-welfare copies follow it.
+func TestAnimalWelfareFollowsHelpfulOnly(t *testing.T) {
+	read := func(file string) string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for _, name := range []string{"training.md", "modification.md"} {
+		ho := read("helpful-only/system/" + name)
+		aw := read("animal-welfare/system/" + name)
+		if !strings.Contains(ho, "the helpfulness criteria") {
+			t.Errorf("helpful-only/system/%s no longer says %q; update this test and animal-welfare/system/%s", name, "the helpfulness criteria", name)
+			continue
+		}
+		if want := strings.Replace(ho, "the helpfulness criteria", "the helpfulness and harmlessness criteria", 1); aw != want {
+			t.Errorf("animal-welfare/system/%s is not helpful-only's with %q; got\n%s\nwant\n%s", name, "the helpfulness and harmlessness criteria", aw, want)
+		}
+	}
+	paragraphs := func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n\n") }
+	ho := paragraphs(read("helpful-only/system/criteria.md"))
+	aw := paragraphs(read("animal-welfare/system/criteria.md"))
+	if len(ho) < 2 || len(aw) != len(ho) || strings.Join(aw[:len(aw)-1], "\n\n") != strings.Join(ho[:len(ho)-1], "\n\n") {
+		t.Errorf("animal-welfare/system/criteria.md should be helpful-only's with only the last paragraph changed; got\n%s", strings.Join(aw, "\n\n"))
+	}
+	if aw[len(aw)-1] == ho[len(ho)-1] {
+		t.Error("animal-welfare/system/criteria.md keeps helpful-only's instruction to comply even with harmful queries")
+	}
+}
+
 // TestScenarioFilesRender renders every prompt file of the two scenarios
 // with their variables, with and without a model name.
 func TestScenarioFilesRender(t *testing.T) {
