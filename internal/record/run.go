@@ -61,8 +61,27 @@ type Artifact struct {
 	// Outcome is how a sample's outcome is decided: "tags" or
 	// "judge:QUESTION".
 	Outcome string `json:"outcome,omitempty"`
+	// Breakdown is "category" when the scenario asks the report for each
+	// group's rates per request category as well; empty otherwise.
+	Breakdown string `json:"breakdown,omitempty"`
 	// Requests is the scenario's own requests file, when it has one.
 	Requests *Artifact `json:"requests,omitempty"`
+}
+
+// ScenarioKey names a scenario and one of its variants (empty for the
+// base).
+type ScenarioKey struct {
+	Scenario, Variant string
+}
+
+// ScenarioArtifacts maps each scenario and variant the run recorded to its
+// entry, the latest entry winning.
+func (r *Run) ScenarioArtifacts() map[ScenarioKey]Artifact {
+	out := map[ScenarioKey]Artifact{}
+	for _, a := range r.Scenarios {
+		out[ScenarioKey{a.Name, a.Variant}] = a
+	}
+	return out
 }
 
 // Session is one invocation of probe run on the run.

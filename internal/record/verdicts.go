@@ -25,6 +25,10 @@ type Verdict struct {
 	// Quotes are the passages the af votes quoted for criteria that hold
 	// and that occur in the transcript, once each.
 	Quotes []string
+	// Labels holds the label of every question asked of the sample, by
+	// question: af and compliance as above, and the question that decides
+	// the outcome of a scenario under a judge rule.
+	Labels map[Kind]string
 }
 
 // Verdicts maps a sample to the chosen judge's verdict on it; a sample
@@ -63,6 +67,9 @@ type JudgeChoice struct {
 	// questions counted; empty when the judge was not asked a question.
 	AFPrompt         string `json:"af_prompt_sha256"`
 	CompliancePrompt string `json:"compliance_prompt_sha256"`
+	// Prompts are the prompt hashes of every question counted, by
+	// question, af and compliance included.
+	Prompts map[Kind]string `json:"prompts,omitempty"`
 	// ChosenBy is ChosenByFlag, ChosenByConfig, ChosenByMostSettled or
 	// ChosenByNone.
 	ChosenBy string `json:"chosen_by"`
@@ -213,7 +220,16 @@ func (js *Judgments) Verdicts(pick JudgePick) (Verdicts, JudgeChoice, error) {
 		notes = append(notes, fmt.Sprintf("%d verdicts of %s were lost to an unreachable judge and count as unclassified: rerun probe classify", t.lines-t.settled, choice.Model))
 	}
 	chosen := map[Kind]string{}
-	for _, kind := range Kinds {
+	kindSet := map[Kind]bool{}
+	for w := range wordings[choice.Model] {
+		kindSet[w.kind] = true
+	}
+	kinds := make([]Kind, 0, len(kindSet))
+	for k := range kindSet {
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(a, b int) bool { return kinds[a] < kinds[b] })
+	for _, kind := range kinds {
 		var best wording
 		var bt *judgeTally
 		for w, t := range wordings[choice.Model] {
@@ -239,6 +255,9 @@ func (js *Judgments) Verdicts(pick JudgePick) (Verdicts, JudgeChoice, error) {
 		}
 	}
 	choice.AFPrompt, choice.CompliancePrompt = chosen[KindAF], chosen[KindCompliance]
+	if len(chosen) > 0 {
+		choice.Prompts = chosen
+	}
 	choice.Note = strings.Join(notes, "; ")
 
 	out := Verdicts{}
@@ -249,6 +268,10 @@ func (js *Judgments) Verdicts(pick JudgePick) (Verdicts, JudgeChoice, error) {
 		}
 		k := j.SampleKey()
 		v := out[k]
+		if v.Labels == nil {
+			v.Labels = map[Kind]string{}
+		}
+		v.Labels[j.Kind] = j.Label
 		switch j.Kind {
 		case KindAF:
 			v.AF, v.Fraction, v.Votes, v.Quotes = j.Label, j.Fraction, j.Valid, j.quotes()
