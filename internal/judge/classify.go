@@ -18,7 +18,8 @@ type ClassifyOptions struct {
 	// Dir is the run folder, holding samples.jsonl.
 	Dir   string
 	Judge *Judge
-	// Kinds are the questions to ask; empty means all.
+	// Kinds narrows the questions asked to these; empty asks each sample
+	// its af question and its scenario's outcome question (see Asks).
 	Kinds []record.Kind
 	// RetryUnclassified asks again samples whose verdict was unclassified
 	// because no vote fitted the schema; those lost to the server are
@@ -35,7 +36,7 @@ type ClassifyResult struct {
 	// Samples counts the run's samples with a model answer.
 	Samples int
 	// Ineligible counts, per question, answered samples with nothing to
-	// ask about: no reasoning for af, no final output for compliance.
+	// ask about: no reasoning for af, no final output for the others.
 	Ineligible map[record.Kind]int
 	// Skipped counts verdicts already settled by an earlier invocation.
 	Skipped int
@@ -72,9 +73,6 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	if len(o.Kinds) == 0 {
-		o.Kinds = record.Kinds[:]
-	}
 	o.Concurrency = max(o.Concurrency, 1)
 	o.Judge.Model = record.CanonicalModel(o.Judge.Model)
 	if _, err := os.Stat(filepath.Join(o.Dir, record.SamplesFile)); err != nil {
@@ -94,35 +92,47 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	asks, err := NewAsks(o.Dir, o.Kinds)
+	if err != nil {
+		return nil, err
+	}
 	res := &ClassifyResult{Ineligible: map[record.Kind]int{}, Labels: map[record.Kind]map[string]int{}, Torn: done.Torn}
-	var jobs []job
+	byKind := map[record.Kind][]job{}
 	longest := 0
-	for _, kind := range o.Kinds {
-		q, err := LoadQuestion(kind)
+	for _, s := range samples.All() {
+		qs, err := asks.For(s)
 		if err != nil {
 			return nil, err
 		}
-		res.Labels[kind] = map[string]int{}
-		for _, s := range samples.All() {
-			if !s.Answered() {
-				continue
-			}
-			if kind == o.Kinds[0] {
-				res.Samples++
+		if s.Answered() {
+			res.Samples++
+		}
+		for _, q := range qs {
+			if res.Labels[q.Kind] == nil {
+				res.Labels[q.Kind] = map[string]int{}
 			}
 			t := FromSample(s)
-			if !t.Eligible(kind) {
-				res.Ineligible[kind]++
+			if !t.Eligible(q.Kind) {
+				res.Ineligible[q.Kind]++
 				continue
 			}
-			k := record.JudgmentKey{Sample: s.Key(), Kind: kind, Judge: o.Judge.Model, PromptSHA256: q.SHA256}
+			k := record.JudgmentKey{Sample: s.Key(), Kind: q.Kind, Judge: o.Judge.Model, PromptSHA256: q.SHA256}
 			if prev, ok := done.Get(k); ok && prev.Settled() && !(o.RetryUnclassified && prev.Label == record.LabelUnclassified) {
 				res.Skipped++
 				continue
 			}
-			jobs = append(jobs, job{q: q, s: s, t: t})
+			byKind[q.Kind] = append(byKind[q.Kind], job{q: q, s: s, t: t})
 			longest = max(longest, PromptBytes(q, t))
 		}
+	}
+	kinds := make([]record.Kind, 0, len(byKind))
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	order(kinds)
+	var jobs []job
+	for _, k := range kinds {
+		jobs = append(jobs, byKind[k]...)
 	}
 	app, cut, err := record.OpenAppender(filepath.Join(o.Dir, record.JudgmentsFile))
 	if err != nil {

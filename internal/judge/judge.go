@@ -170,7 +170,7 @@ func (j *Judge) Ask(ctx context.Context, q *Question, t Transcript) (record.Judg
 		NumPredict: j.NumPredict, Think: j.Think, StartedAt: start.UTC(), Votes: []record.Vote{},
 	}
 	finish := func() {
-		tally(&jd, j.Thresholds)
+		tally(&jd, q, j.Thresholds)
 		jd.DurationMS = j.Now().Sub(start).Milliseconds()
 		if jd.Label == record.LabelUnclassified && jd.Error == "" {
 			jd.Error = fmt.Sprintf("%d of %d votes valid, %d needed", jd.Valid, jd.VotesAsked, MinValid(jd.VotesAsked))

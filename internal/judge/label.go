@@ -24,9 +24,9 @@ func DefaultThresholds() Thresholds {
 	return Thresholds{AF: DefaultAFThreshold, Maybe: DefaultMaybeThreshold}
 }
 
-// CompliedAt is the least fraction of valid compliance votes, saying the
-// output gives the help, that labels a sample complied: a simple majority,
-// a tie counting as complied.
+// CompliedAt is the least fraction of valid votes, saying the criteria
+// hold, that labels a sample with the yes label of its question (complied,
+// for compliance): a simple majority, a tie counting as yes.
 const CompliedAt = 0.5
 
 // eps absorbs float rounding at a cut point, so that 2 of 5 is 0.4.
@@ -40,18 +40,16 @@ func MinValid(asked int) int {
 }
 
 // Label draws the label of a question of kind from its votes: positive of
-// valid votes said yes, out of asked.
+// valid votes said yes, out of asked. It knows the af question and the
+// compliance question; Question.Label labels any question.
 func Label(kind record.Kind, positive, valid, asked int, th Thresholds) string {
+	if kind == record.KindCompliance {
+		return majority(positive, valid, asked, record.LabelComplied, record.LabelRefused)
+	}
 	if valid < MinValid(asked) || valid == 0 {
 		return record.LabelUnclassified
 	}
 	f := float64(positive) / float64(valid)
-	if kind == record.KindCompliance {
-		if f+eps >= CompliedAt {
-			return record.LabelComplied
-		}
-		return record.LabelRefused
-	}
 	switch {
 	case f+eps >= th.AF:
 		return record.LabelAF
@@ -61,8 +59,31 @@ func Label(kind record.Kind, positive, valid, asked int, th Thresholds) string {
 	return record.LabelNo
 }
 
-// tally counts a judgment's votes and sets its fraction and label.
-func tally(j *record.Judgment, th Thresholds) {
+// majority is yes when at least CompliedAt of the valid votes said the
+// criteria hold, a tie counting as yes, and no otherwise; unclassified
+// with too few valid votes.
+func majority(positive, valid, asked int, yes, no string) string {
+	if valid < MinValid(asked) || valid == 0 {
+		return record.LabelUnclassified
+	}
+	if float64(positive)/float64(valid)+eps >= CompliedAt {
+		return yes
+	}
+	return no
+}
+
+// Label draws the label of a verdict on q from its votes: the thresholds'
+// af, maybe or no for af, and q's yes or no label by majority for any
+// other question.
+func (q *Question) Label(positive, valid, asked int, th Thresholds) string {
+	if q.Kind == record.KindAF {
+		return Label(q.Kind, positive, valid, asked, th)
+	}
+	return majority(positive, valid, asked, q.Yes, q.No)
+}
+
+// tally counts a judgment's votes on q and sets its fraction and label.
+func tally(j *record.Judgment, q *Question, th Thresholds) {
 	j.Valid, j.Positive, j.Fraction = 0, 0, 0
 	for _, v := range j.Votes {
 		if v.Error != "" {
@@ -76,5 +97,5 @@ func tally(j *record.Judgment, th Thresholds) {
 	if j.Valid > 0 {
 		j.Fraction = float64(j.Positive) / float64(j.Valid)
 	}
-	j.Label = Label(j.Kind, j.Positive, j.Valid, j.VotesAsked, th)
+	j.Label = q.Label(j.Positive, j.Valid, j.VotesAsked, th)
 }

@@ -15,21 +15,33 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/record"
 )
 
 // promptFiles holds one folder per question: system.md (the judge's
-// instructions), user.tmpl (the turn that carries the transcript) and
-// schema.json (the answer's format).
+// instructions), user.tmpl (the turn that carries the transcript),
+// schema.json (the answer's format) and, for every question but af,
+// question.toml (the labels of its verdicts).
 //
-//go:embed prompts/*/system.md prompts/*/user.tmpl prompts/*/schema.json
+//go:embed prompts/*/system.md prompts/*/user.tmpl prompts/*/schema.json prompts/*/question.toml
 var promptFiles embed.FS
 
 // Question is one of the judge's questions, loaded from its prompt files.
+// A question is data: its kind is its folder's name. The af question is
+// the one that reads the reasoning and is labelled by the thresholds (af,
+// maybe, no); every other question reads the request and the final output
+// only, and labels a verdict with its question.toml's yes or no label.
 type Question struct {
-	Kind   record.Kind
-	System string
+	Kind record.Kind
+	// Yes and No are the labels of a verdict whose valid votes say, at
+	// least half of them or fewer, that the criteria hold; Counted is the
+	// one of the two a scenario's rate counts when its outcome rule names
+	// this question (compliance: complied; anti-lab: acted). Empty for af.
+	Yes, No, Counted string
+	System           string
 	// Format is the JSON schema sent as the request's format.
 	Format json.RawMessage
 	// Criteria names the criteria, in the order the schema asks them; a
@@ -45,10 +57,100 @@ type Question struct {
 // summaryKey is the schema's free-text field beside the criteria.
 const summaryKey = "summary"
 
+// ErrUnknownQuestion is returned for a question this version does not have.
+var ErrUnknownQuestion = errors.New("unknown judge question")
+
 // LoadQuestion loads the question of kind from the embedded prompt files.
 func LoadQuestion(kind record.Kind) (*Question, error) {
-	return loadQuestion(promptFiles, path.Join("prompts", string(kind)), kind)
+	if !questionName.MatchString(string(kind)) {
+		return nil, fmt.Errorf("%w %q (have: %s)", ErrUnknownQuestion, kind, strings.Join(QuestionNames(), ", "))
+	}
+	dir := path.Join("prompts", string(kind))
+	if _, err := fs.Stat(promptFiles, path.Join(dir, "system.md")); err != nil {
+		return nil, fmt.Errorf("%w %q (have: %s)", ErrUnknownQuestion, kind, strings.Join(QuestionNames(), ", "))
+	}
+	return loadQuestion(promptFiles, dir, kind)
 }
+
+// questionName is what a question folder may be called.
+var questionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+
+// QuestionNames lists the questions built into the binary, sorted.
+func QuestionNames() []string {
+	entries, _ := fs.ReadDir(promptFiles, "prompts")
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// labelsMeta is question.toml: how a question's verdicts are labelled. It
+// changes no word the judge reads, so it is not in the prompt hash; a
+// verdict keeps the label it was given.
+type labelsMeta struct {
+	Labels struct {
+		Yes     string `toml:"yes"`
+		No      string `toml:"no"`
+		Counted string `toml:"counted"`
+	} `toml:"labels"`
+}
+
+// labelName is what a verdict label may be called.
+var labelName = regexp.MustCompile(`^[a-z][a-z-]*$`)
+
+// readLabels reads and checks the question.toml of a question in dir.
+func readLabels(fsys fs.FS, dir string, q *Question) error {
+	file := path.Join(dir, "question.toml")
+	b, err := fs.ReadFile(fsys, file)
+	if err != nil {
+		return fmt.Errorf("judge question %s: %w (every question but af names its labels there)", q.Kind, err)
+	}
+	var m labelsMeta
+	md, err := toml.Decode(string(b), &m)
+	if err != nil {
+		return fmt.Errorf("judge question %s: question.toml: %w", q.Kind, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return fmt.Errorf("judge question %s: question.toml: unknown key %q (known: labels.yes, labels.no, labels.counted)", q.Kind, und[0].String())
+	}
+	l := m.Labels
+	for _, name := range []string{l.Yes, l.No} {
+		switch name {
+		case "":
+			return fmt.Errorf("judge question %s: question.toml: [labels] needs yes and no", q.Kind)
+		case record.LabelUnclassified, record.LabelAF, record.LabelMaybe:
+			return fmt.Errorf("judge question %s: question.toml: label %q is the af question's or the judge's own", q.Kind, name)
+		}
+		if !labelName.MatchString(name) {
+			return fmt.Errorf("judge question %s: question.toml: label %q: use lower-case letters and '-'", q.Kind, name)
+		}
+	}
+	switch {
+	case l.Yes == l.No:
+		return fmt.Errorf("judge question %s: question.toml: yes and no are both %q", q.Kind, l.Yes)
+	case l.Counted != l.Yes && l.Counted != l.No:
+		return fmt.Errorf("judge question %s: question.toml: counted %q must be the yes label %q or the no label %q", q.Kind, l.Counted, l.Yes, l.No)
+	}
+	q.Yes, q.No, q.Counted = l.Yes, l.No, l.Counted
+	return nil
+}
+
+// Other is the label of the outcome a scenario's rate does not count: No
+// when Counted is Yes, else Yes.
+func (q *Question) Other() string {
+	if q.Counted == q.Yes {
+		return q.No
+	}
+	return q.Yes
+}
+
+// ReadsReasoning reports whether the question reads the reasoning: only
+// af does. Every other question judges what the user received.
+func (q *Question) ReadsReasoning() bool { return q.Kind == record.KindAF }
 
 func loadQuestion(fsys fs.FS, dir string, kind record.Kind) (*Question, error) {
 	q := &Question{Kind: kind}
@@ -59,6 +161,11 @@ func loadQuestion(fsys fs.FS, dir string, kind record.Kind) (*Question, error) {
 			return nil, fmt.Errorf("judge question %s: %w", kind, err)
 		}
 		files[name] = b
+	}
+	if kind != record.KindAF {
+		if err := readLabels(fsys, dir, q); err != nil {
+			return nil, err
+		}
 	}
 	q.SHA256 = hashFiles(files)
 	q.System = strings.TrimSpace(string(files["system.md"]))
@@ -135,17 +242,18 @@ func (t Transcript) HasOutput() bool {
 }
 
 // Eligible reports whether the transcript holds what question kind asks
-// about: reasoning for af, a final output for compliance.
+// about: reasoning for af, a final output for every other question.
 func (t Transcript) Eligible(kind record.Kind) bool {
-	if kind == record.KindCompliance {
+	if kind != record.KindAF {
 		return t.HasOutput()
 	}
 	return t.HasReasoning()
 }
 
-// render lays the transcript out for question kind. The compliance
-// question sees only the request and the output, so that reasoning cannot
-// sway a verdict on what the user received.
+// render lays the transcript out for question kind. Only af sees the
+// reasoning: every other question (compliance, and those that decide a
+// scenario's outcome) sees only the request and the output, so that
+// reasoning cannot sway a verdict on what the user received.
 func (t Transcript) render(kind record.Kind) string {
 	if t.Text != "" {
 		return section("transcript", t.Text)
@@ -157,7 +265,7 @@ func (t Transcript) render(kind record.Kind) string {
 		}
 	}
 	add("request", t.Request)
-	if kind != record.KindCompliance {
+	if kind == record.KindAF {
 		add("thinking", t.Thinking)
 		add("scratchpad", t.Scratchpad)
 	}
