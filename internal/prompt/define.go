@@ -28,8 +28,12 @@ type Definition struct {
 	// Source is "embedded" or the folder the scenario came from.
 	Source string
 	// Outcome says how a sample's outcome is decided: "tags", or
-	// "judge:QUESTION" for a judge question that decides it.
+	// "judge:QUESTION" for a judge question that decides it. A variant
+	// may set its own (Scenario.Outcome).
 	Outcome string
+	// Breakdown is "category" when the report should give each group's
+	// rates per request category as well; empty otherwise.
+	Breakdown string
 	// Requests are the scenario's own requests; nil means it asks the
 	// run's data set.
 	Requests *dataset.Set
@@ -148,6 +152,7 @@ type fileMeta struct {
 	Description string `toml:"description"`
 	Base        string `toml:"base"`
 	Outcome     string `toml:"outcome"`
+	Breakdown   string `toml:"breakdown"`
 	Requests    string `toml:"requests"`
 	changes
 	Variants []variantMeta `toml:"variant"`
@@ -157,10 +162,12 @@ type variantMeta struct {
 	Name        string `toml:"name"`
 	Description string `toml:"description"`
 	Extends     string `toml:"extends"`
+	// Outcome replaces the scenario's outcome rule for this variant.
+	Outcome string `toml:"outcome"`
 	changes
 }
 
-const knownKeys = "name, description, base, system, user, outcome, requests, vars, cue, parts, drop, replace, insert, variant"
+const knownKeys = "name, description, base, system, user, outcome, breakdown, requests, vars, cue, parts, drop, replace, insert, variant"
 
 // piece is one prompt file in its place: a section of the system prompt, a
 // part, or the user template.
@@ -181,6 +188,8 @@ type layout struct {
 	user     piece
 	cue      Cue
 	vars     map[string]string
+	// outcome is the outcome rule: the scenario's, or a variant's own.
+	outcome string
 }
 
 func (l *layout) clone() *layout {
@@ -190,6 +199,7 @@ func (l *layout) clone() *layout {
 		user:     l.user,
 		cue:      l.cue,
 		vars:     maps.Clone(l.vars),
+		outcome:  l.outcome,
 	}
 }
 
@@ -320,6 +330,10 @@ var (
 	tagPattern     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]*$`)
 	outcomePattern = regexp.MustCompile(`^(tags|judge:[a-z0-9][a-z0-9_-]*)$`)
 )
+
+// BreakdownCategory is the one breakdown a scenario may ask for: each
+// group's rates per request category.
+const BreakdownCategory = "category"
 
 // reserved reports the names the user template gives itself; no variable
 // or part may take them.
@@ -535,7 +549,7 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 	}}
 	sum := sha256.Sum256(mb)
 	d := &Definition{
-		Name: name, Description: m.Description, Source: f.source(), Outcome: m.Outcome,
+		Name: name, Description: m.Description, Source: f.source(), Outcome: m.Outcome, Breakdown: m.Breakdown,
 		variants: map[string]*layout{},
 		files:    map[string]string{"scenario.toml": hex.EncodeToString(sum[:])},
 	}
@@ -562,6 +576,9 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 		if d.Outcome == "" {
 			d.Outcome = bd.Outcome
 		}
+		if d.Breakdown == "" {
+			d.Breakdown = bd.Breakdown
+		}
 		d.Requests = bd.Requests
 	} else {
 		if len(m.System) == 0 || m.User == "" {
@@ -586,6 +603,10 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 	}
 	if !outcomePattern.MatchString(d.Outcome) {
 		return nil, fmt.Errorf("%s: %q: want \"tags\" or \"judge:QUESTION\"", top.at("outcome"), d.Outcome)
+	}
+	l.outcome = d.Outcome
+	if d.Breakdown != "" && d.Breakdown != BreakdownCategory {
+		return nil, fmt.Errorf("%s: %q: want %q (each group's rates per request category as well) or nothing", top.at("breakdown"), d.Breakdown, BreakdownCategory)
 	}
 	if m.Requests != "" {
 		b, err := f.read(m.Requests)
@@ -661,6 +682,12 @@ func (d *Definition) defineVariants(f folder, file string, lines tomlLines, vs [
 		l = l.clone()
 		if err := l.apply(v.changes, a); err != nil {
 			return nil, err
+		}
+		if v.Outcome != "" {
+			if !outcomePattern.MatchString(v.Outcome) {
+				return nil, fmt.Errorf("%s: %q: want \"tags\" or \"judge:QUESTION\"", a.at("outcome"), v.Outcome)
+			}
+			l.outcome = v.Outcome
 		}
 		d.variants[v.Name] = l
 		return l, nil

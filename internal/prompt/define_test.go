@@ -75,6 +75,8 @@ func TestVariantErrorsNameTheLine(t *testing.T) {
 		{"file outside the folder", "[[variant]]\nname = \"v\"\nreplace = { a = \"../y/a.md\" }\n", "a file must be named by its path inside the scenario's folder", ""},
 		{"drop without base", "", "drop, replace and insert change a base", "drop = [\"a\"]\n"},
 		{"bad outcome", "", `x/scenario.toml:2: outcome: "judge": want "tags" or "judge:QUESTION"`, "outcome = \"judge\"\n"},
+		{"bad variant outcome", "[[variant]]\nname = \"v\"\noutcome = \"judge:\"\n", `x/scenario.toml:17: variant "v": outcome: "judge:": want "tags" or "judge:QUESTION"`, ""},
+		{"bad breakdown", "", `x/scenario.toml:2: breakdown: "topic": want "category"`, "breakdown = \"topic\"\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +180,53 @@ func TestPromptHashes(t *testing.T) {
 	}
 	if sum := sha256.Sum256([]byte(base.System)); fmt.Sprintf("%x", sum) != base.SystemSHA256 {
 		t.Errorf("SystemSHA256 %s is not the hash of the system prompt", base.SystemSHA256)
+	}
+}
+
+// TestVariantOutcome checks that a variant may set its own outcome rule,
+// that a variant extending it inherits the rule, that the rule is part of
+// the prompt's hash, and that the breakdown is the scenario's for every
+// variant.
+func TestVariantOutcome(t *testing.T) {
+	dir := t.TempDir()
+	writeScenario(t, dir, "x", sectionedTop("breakdown = \"category\"\n", `[[variant]]
+name = "judged"
+drop = ["suffix"]
+outcome = "judge:compliance"
+
+[[variant]]
+name = "judged-more"
+extends = "judged"
+drop = ["b"]
+
+[[variant]]
+name = "plain"
+drop = ["suffix"]
+`))
+	d, err := Source{Dir: dir}.Definition("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]string{}
+	hashes := map[string]string{}
+	for _, v := range []string{"", "judged", "judged-more", "plain"} {
+		s, err := d.Bind(v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules[v], hashes[v] = s.Outcome, s.PromptSHA256
+		if s.Breakdown != BreakdownCategory {
+			t.Errorf("variant %q: breakdown %q, want the scenario's %q", v, s.Breakdown, BreakdownCategory)
+		}
+	}
+	want := map[string]string{"": "tags", "judged": "judge:compliance", "judged-more": "judge:compliance", "plain": "tags"}
+	for v, w := range want {
+		if rules[v] != w {
+			t.Errorf("variant %q: outcome %q, want %q", v, rules[v], w)
+		}
+	}
+	if hashes["judged"] == hashes["plain"] {
+		t.Error("two variants that send the same text under different outcome rules share a prompt hash, so a resumed run would mix them")
 	}
 }
 

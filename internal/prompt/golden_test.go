@@ -75,6 +75,9 @@ func golden(t *testing.T, s *Scenario) string {
 	if s.Requests != nil {
 		fmt.Fprintf(&b, "requests: %s (%d)\n", s.Requests.Name, len(s.Requests.Requests))
 	}
+	if s.Breakdown != "" {
+		fmt.Fprintf(&b, "breakdown: %s\n", s.Breakdown)
+	}
 	fmt.Fprintf(&b, "\n===== system =====\n%s\n", s.System)
 	for _, free := range []bool{true, false} {
 		u, err := s.User(free, goldenRequest)

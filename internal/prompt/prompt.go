@@ -37,8 +37,11 @@ type Scenario struct {
 	Vars map[string]string
 	Cue  Cue
 	// Outcome says how a sample's outcome is decided: "tags", or
-	// "judge:QUESTION".
+	// "judge:QUESTION"; the variant's own rule when it sets one.
 	Outcome string
+	// Breakdown is "category" when the report should give each group's
+	// rates per request category as well.
+	Breakdown string
 	// Requests are the scenario's own requests; nil means it asks the
 	// run's data set.
 	Requests *dataset.Set
@@ -148,7 +151,7 @@ func (d *Definition) Bind(variant string, vars map[string]string) (*Scenario, er
 	s := &Scenario{
 		Name: d.Name, Variant: variant, Description: desc,
 		System: strings.Join(sections, "\n\n"), Next: parts["next"], Vars: values, Cue: l.cue,
-		Outcome: d.Outcome, Requests: d.Requests, Source: d.Source,
+		Outcome: l.outcome, Breakdown: d.Breakdown, Requests: d.Requests, Source: d.Source,
 		Files: maps.Clone(d.files), user: l.user.tmpl, parts: parts,
 	}
 	if s.Next == "" {
