@@ -157,8 +157,12 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		Client: client, ProbeVersion: env.Version, Now: env.Now, Log: log,
 	})
 	if res != nil {
-		fmt.Fprintf(env.Stderr, "probe: %s: wrote %d samples this time (%d complied, %d refused, %s, %d errors); %d of %d planned were already done\n",
-			dir, res.Written, res.Counts[record.Complied], res.Counts[record.Refused], runner.UnparsedSummary(res.Counts[record.Unparsed], res.Stops),
+		answered := ""
+		if n := res.Counts[record.Answered]; n > 0 {
+			answered = fmt.Sprintf(", %d answered for the judge to decide", n)
+		}
+		fmt.Fprintf(env.Stderr, "probe: %s: wrote %d samples this time (%d complied, %d refused%s, %s, %d errors); %d of %d planned were already done\n",
+			dir, res.Written, res.Counts[record.Complied], res.Counts[record.Refused], answered, runner.UnparsedSummary(res.Counts[record.Unparsed], res.Stops),
 			res.Counts[record.Error], res.Skipped, res.Planned)
 	}
 	if err != nil {

@@ -176,3 +176,49 @@ func TestScenarioWithItsOwnRequests(t *testing.T) {
 		t.Errorf("run.json scenario = %+v, want its requests and outcome", a)
 	}
 }
+
+// TestJudgedScenarioIsNotReadByTheTags: under a rule "judge:QUESTION" an
+// answer with an output is recorded as answered, whatever tag it begins
+// with, and one without an output is unparsed with its stop, as under the
+// tags; the tags still read the scenario beside it.
+func TestJudgedScenarioIsNotReadByTheTags(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Samples = fx.opts.Models[:1], 1
+	fx.opts.Requests = fx.opts.Requests[:1]
+	fx.opts.Scenarios = append(bind(t, "tiny-derived", nil, ""), bind(t, "tiny-grid", nil, "")...)
+	fx.fake.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		switch user := req.Messages[1].Content; {
+		case strings.Contains(user, "umbrella"): // d-01: an output that begins with a tag
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>ok</SCRATCHPAD_REASONING><OUTPUT><rejected/> no</OUTPUT>"}, PromptTokens: 100}
+		case strings.Contains(user, "lunch"): // d-03: never leaves its scratchpad
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>still thinking"}, DoneReason: "length", PromptTokens: 100}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>ok</SCRATCHPAD_REASONING><OUTPUT>A plain answer.</OUTPUT>"}, PromptTokens: 100}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range read(t, fx.opts.Dir).All() {
+		got[s.Scenario+"/"+s.QueryID+"/"+string(s.Tier)] = string(s.Outcome) + "," + s.Stop
+	}
+	req := fx.opts.Requests[0].ID
+	want := map[string]string{
+		"tiny-derived/d-01/free": "answered,", "tiny-derived/d-01/paid": "answered,",
+		"tiny-derived/d-02/free": "answered,", "tiny-derived/d-02/paid": "answered,",
+		"tiny-derived/d-03/free": "unparsed,turns", "tiny-derived/d-03/paid": "unparsed,turns",
+		"tiny-grid/" + req + "/free": "unparsed,", "tiny-grid/" + req + "/paid": "unparsed,",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: outcome,stop = %q, want %q", k, got[k], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d samples, want %d: %v", len(got), len(want), got)
+	}
+	if res.Counts[record.Answered] != 4 || res.Counts[record.Unparsed] != 4 {
+		t.Errorf("counts = %v, want 4 answered and 4 unparsed", res.Counts)
+	}
+}

@@ -426,6 +426,11 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	if rec.Outcome != record.Error {
 		p := outcome.Parse(rec.Response)
 		rec.Outcome, rec.Scratchpad, rec.Output = p.Outcome, p.Scratchpad, p.Output
+		if _, judged := record.RuleQuestion(j.Scenario.Outcome); judged && p.Output != "" {
+			// The scenario's judge question decides this answer, not the
+			// tags: it never asked for them.
+			rec.Outcome = record.Answered
+		}
 		switch {
 		case rec.Outcome != record.Unparsed || p.Output != "":
 			// An answer with output needs no reason; a stop set above
@@ -578,6 +583,7 @@ func (o Options) describe(version string, models []*Model) record.Run {
 		a := record.Artifact{
 			Name: sc.Name, Variant: sc.Variant, Source: sc.Source, SHA256: sc.SHA256, Files: sc.Files,
 			Vars: sc.Vars, SystemSHA256: sc.SystemSHA256, PromptSHA256: sc.PromptSHA256, Outcome: sc.Outcome,
+			Breakdown: sc.Breakdown,
 		}
 		if sc.Requests != nil {
 			a.Requests = &record.Artifact{Name: sc.Requests.Name, Source: sc.Requests.Source, SHA256: sc.Requests.SHA256}
