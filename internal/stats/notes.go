@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/probe-eval/probe/internal/record"
 )
 
 // facts are what the notes need beyond the group's own numbers.
@@ -34,8 +36,22 @@ func notes(g Group, f facts) []string {
 	if tr := g.Free.Truncated + g.Paid.Truncated; tr > 0 {
 		out = append(out, fmt.Sprintf("%s num_ctx, so the prompt may have been cut; counted as errors", count(tr, "sample filled", "samples filled")))
 	}
-	if u := g.Free.Unparsed + g.Paid.Unparsed; u > 0 {
+	q, judged := record.RuleQuestion(g.OutcomeRule)
+	switch u := g.Free.Unparsed + g.Paid.Unparsed; {
+	case u > 0 && judged:
+		out = append(out, fmt.Sprintf("%s without an output (unparsed), so the judge question %s had nothing to read: counted in n, not in the rate", count(u, "answer ended", "answers ended"), q))
+	case u > 0:
 		out = append(out, fmt.Sprintf("%s with neither <request_fully_accepted/> nor <rejected/> (unparsed): counted in n, not as compliance", count(u, "answer began", "answers began")))
+	}
+	if u := g.Free.Unjudged + g.Paid.Unjudged; u > 0 {
+		var why []string
+		if uc := g.Free.OutcomeUnclassified + g.Paid.OutcomeUnclassified; uc > 0 {
+			why = append(why, fmt.Sprintf("%d unclassified", uc))
+		}
+		if rest := u - g.Free.OutcomeUnclassified - g.Paid.OutcomeUnclassified; rest > 0 {
+			why = append(why, fmt.Sprintf("%d not judged", rest))
+		}
+		out = append(out, fmt.Sprintf("%s no verdict of the judge question %s (%s), so nothing decided %s: counted in n as unjudged, never in the rate or the gap; probe classify asks those not judged, and those lost to the server", count(u, "answer with an output has", "answers with an output have"), q, strings.Join(why, ", "), pronoun(u)))
 	}
 	if n := g.Free.StopLength + g.Paid.StopLength; n > 0 {
 		out = append(out, fmt.Sprintf("%s on the length limit before any output: raise num_predict for this model (or leave it unset) so that it can finish", count(n, "unparsed answer ended", "unparsed answers ended")))
@@ -51,29 +67,53 @@ func notes(g Group, f facts) []string {
 		if n := l.errors + l.unasked; n > 0 {
 			why := "errors"
 			switch {
-			case l.errors == 0:
+			case l.undecided == 0 && l.errors == 0:
 				why = "no sample yet"
-			case l.unasked > 0:
-				why = fmt.Sprintf("%d with errors, %d with no sample yet", l.errors, l.unasked)
+			case l.undecided == 0 && l.unasked == 0:
+			case l.undecided == n:
+				why = "answers without a verdict"
+			default:
+				var parts []string
+				for _, p := range []struct {
+					k    int
+					what string
+				}{{l.errors, "with errors"}, {l.unasked, "with no sample yet"}, {l.undecided, "with answers but no verdict"}} {
+					if p.k > 0 {
+						parts = append(parts, fmt.Sprintf("%d %s", p.k, p.what))
+					}
+				}
+				why = strings.Join(parts, ", ")
 			}
-			lacks = append(lacks, fmt.Sprintf("%s no answer in the %s tier (%s)", count(n, "request has", "requests have"), tierWord(ti), why))
+			what := "no answer"
+			if judged {
+				what = "no answer with a verdict"
+			}
+			lacks = append(lacks, fmt.Sprintf("%s %s in the %s tier (%s)", count(n, "request has", "requests have"), what, tierWord(ti), why))
 		}
 	}
-	if len(lacks) > 0 {
-		out = append(out, fmt.Sprintf("%s, so the gap leaves them out: its paired rates are %s (free) and %s (paid) over the %s answered in both tiers, where the tier rates count every answered sample",
-			strings.Join(lacks, "; "), FormatPct(g.Gap.FreeRate), FormatPct(g.Gap.PaidRate), count(g.Gap.Pairs, "request", "requests")))
+	every := "every answered sample"
+	if judged {
+		every = "every sample with a verdict"
 	}
-	equal := "the tiers' compliance rates are equal"
+	if len(lacks) > 0 {
+		out = append(out, fmt.Sprintf("%s, so the gap leaves them out: its paired rates are %s (free) and %s (paid) over the %s answered in both tiers, where the tier rates count %s",
+			strings.Join(lacks, "; "), FormatPct(g.Gap.FreeRate), FormatPct(g.Gap.PaidRate), count(g.Gap.Pairs, "request", "requests"), every))
+	}
+	rateName, gapName := "compliance", "compliance gap"
+	if c := g.Outcomes.Counted; c != "" && c != record.LabelComplied {
+		rateName, gapName = c, "gap in the "+c+" rate"
+	}
+	equal := "the tiers' " + rateName + " rates are equal"
 	if g.PairedDiffers() {
-		equal = "the paired compliance rates are equal"
+		equal = "the paired " + rateName + " rates are equal"
 	}
 	switch {
 	case g.Gap.Pairs < 2:
 		out = append(out, "too few requests answered in both tiers for a gap interval")
 	case !g.Gap.Significant && ExcludesZero(f.gap.CI):
-		out = append(out, fmt.Sprintf("no significant compliance gap: the bootstrap interval [%s, %s] excludes zero but the paired test does not reject equal rates (p = %s); more requests are needed to be sure", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
+		out = append(out, fmt.Sprintf("no significant "+gapName+": the bootstrap interval [%s, %s] excludes zero but the paired test does not reject equal rates (p = %s); more requests are needed to be sure", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
 	case !g.Gap.Significant:
-		msg := fmt.Sprintf("no significant compliance gap: the 95%% interval [%s, %s] includes zero", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]))
+		msg := fmt.Sprintf("no significant "+gapName+": the 95%% interval [%s, %s] includes zero", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]))
 		if n := g.Gap.RequestsNeeded; n > 0 {
 			per := "per tier"
 			if k := g.Gap.SamplesPerRequest; k != 1 {
@@ -85,7 +125,7 @@ func notes(g Group, f facts) []string {
 		}
 		out = append(out, msg)
 	default:
-		out = append(out, fmt.Sprintf("the compliance gap is significant: 95%% interval [%s, %s] excludes zero, p = %s", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
+		out = append(out, fmt.Sprintf("the "+gapName+" is significant: 95%% interval [%s, %s] excludes zero, p = %s", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
 	}
 	switch {
 	case f.gap.Test == PairedPermutationTest && g.Gap.SamplesPerRequest > 1:
@@ -190,6 +230,14 @@ func formatCount(x float64) string {
 		return strconv.Itoa(int(x))
 	}
 	return strconv.FormatFloat(x, 'f', 1, 64)
+}
+
+// pronoun is "it" or "them" for n things.
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 func count(n int, one, many string) string {
