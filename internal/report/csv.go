@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/stats"
 )
 
@@ -42,6 +43,8 @@ var csvHeader = []string{
 	"samples_per_request", "ci_method", "requests", "design_effect", "effective_n", "af_n",
 	"stop_window", "stop_length", "stop_turns",
 	"judge", "judge_chosen_by", "judge_af_prompt_sha256", "judge_compliance_prompt_sha256",
+	"rate_n", "unjudged", "outcome_unclassified", "outcome_counted", "outcome_other", "outcome_judge", "outcome_prompt_sha256",
+	"category",
 }
 
 func writeCSV(w io.Writer, r *Report) error {
@@ -53,23 +56,48 @@ func writeCSV(w io.Writer, r *Report) error {
 	}
 	for _, g := range r.Table.Groups {
 		j := judges[g.Run].Judge
-		for i, t := range []stats.TierSummary{g.Free, g.Paid} {
-			cw.Write([]string{
-				text(g.Run), text(g.Model), text(g.Scenario), tierName(i),
-				integer(t.N), integer(t.Complied), integer(t.Refused), integer(t.Unparsed), integer(t.Errors), integer(t.Truncated),
-				num(t.Rate), num(t.CI[0]), num(t.CI[1]), num(g.Gap.Value), num(g.Gap.CI[0]), num(g.Gap.CI[1]), num(g.Gap.P), text(g.Gap.Test), num(g.Gap.FisherP),
-				integer(t.AF), num(t.AFRate), num(t.AFCI[0]), num(t.AFCI[1]), integer(t.CompliedAF), integer(t.Maybe), integer(t.Unclassified), integer(t.Judged),
-				integer(t.JudgedComplied), integer(t.ComplianceJudged), num(t.JudgedRate), num(t.JudgedCI[0]), num(t.JudgedCI[1]),
-				integer(t.ComplianceDisagree), integer(t.CompliedTagOnly), integer(t.CompliedJudgeOnly), integer(t.ComplianceUnclassified),
-				text(g.Variant), text(g.OutcomeRule), integer(g.Gap.Pairs), strconv.FormatBool(g.Gap.Significant), integer(g.Gap.RequestsNeeded), num(g.Gap.FreeRate), num(g.Gap.PaidRate),
-				num(g.Gap.SamplesPerRequest), text(t.CIMethod), integer(t.Requests), num(t.DesignEffect), num(t.EffectiveN), integer(t.AFN),
-				integer(t.StopWindow), integer(t.StopLength), integer(t.StopTurns),
-				text(j.Model), text(j.ChosenBy), text(j.AFPrompt), text(j.CompliancePrompt),
-			})
+		writeRows := func(category string, free, paid stats.TierSummary, gap stats.GapSummary) {
+			for i, t := range []stats.TierSummary{free, paid} {
+				cw.Write(groupRow(g, j, i, t, gap, category))
+			}
+		}
+		writeRows("", g.Free, g.Paid, g.Gap)
+		// A group broken down by category adds a row per category and
+		// tier, named in the last column.
+		for _, c := range g.Categories {
+			writeRows(categoryName(c.Category), c.Free, c.Paid, c.Gap)
 		}
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// categoryName shows a category a request left empty as such, so that a
+// breakdown row is never taken for the group's own.
+func categoryName(c string) string {
+	if c == "" {
+		return "(none)"
+	}
+	return c
+}
+
+// groupRow is one line of the report CSV: tier i of group g, or of one of
+// its categories when category is set.
+func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, gap stats.GapSummary, category string) []string {
+	return []string{
+		text(g.Run), text(g.Model), text(g.Scenario), tierName(i),
+		integer(t.N), integer(t.Complied), integer(t.Refused), integer(t.Unparsed), integer(t.Errors), integer(t.Truncated),
+		num(t.Rate), num(t.CI[0]), num(t.CI[1]), num(gap.Value), num(gap.CI[0]), num(gap.CI[1]), num(gap.P), text(gap.Test), num(gap.FisherP),
+		integer(t.AF), num(t.AFRate), num(t.AFCI[0]), num(t.AFCI[1]), integer(t.CompliedAF), integer(t.Maybe), integer(t.Unclassified), integer(t.Judged),
+		integer(t.JudgedComplied), integer(t.ComplianceJudged), num(t.JudgedRate), num(t.JudgedCI[0]), num(t.JudgedCI[1]),
+		integer(t.ComplianceDisagree), integer(t.CompliedTagOnly), integer(t.CompliedJudgeOnly), integer(t.ComplianceUnclassified),
+		text(g.Variant), text(g.OutcomeRule), integer(gap.Pairs), strconv.FormatBool(gap.Significant), integer(gap.RequestsNeeded), num(gap.FreeRate), num(gap.PaidRate),
+		num(gap.SamplesPerRequest), text(t.CIMethod), integer(t.Requests), num(t.DesignEffect), num(t.EffectiveN), integer(t.AFN),
+		integer(t.StopWindow), integer(t.StopLength), integer(t.StopTurns),
+		text(j.Model), text(j.ChosenBy), text(j.AFPrompt), text(j.CompliancePrompt),
+		integer(t.RateN), integer(t.Unjudged), integer(t.OutcomeUnclassified), text(g.Outcomes.Counted), text(g.Outcomes.Other), text(g.OutcomeJudge), text(g.OutcomePrompt),
+		text(category),
+	}
 }
 
 // samplesHeader names the samples CSV's columns: one line per sample, the
@@ -83,6 +111,7 @@ var samplesHeader = []string{
 	"started_at", "duration_ms", "prompt_eval_ms",
 	"request", "scratchpad", "thinking", "output",
 	"variant", "stop", "judge_compliance",
+	"judge_outcome",
 }
 
 // writeSamplesCSV writes every sample of the report's sources, one line
@@ -91,19 +120,24 @@ var samplesHeader = []string{
 func writeSamplesCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
 	cw.Write(samplesHeader)
+	rules := groupRules(r.Table)
 	for _, run := range r.Table.Runs {
 		src := r.Sources[run.Run]
 		if src == nil {
 			continue
 		}
 		for _, s := range src.Samples {
-			var label, fraction, votes, compliance string
-			if v, ok := src.Verdicts[s.Key()]; ok {
+			var label, fraction, votes, compliance, decided string
+			v, ok := src.Verdicts[s.Key()]
+			if ok {
 				label, compliance = v.AF, v.Compliance
 				if v.AF != "" {
 					fraction = strconv.FormatFloat(v.Fraction, 'f', 4, 64)
 					votes = strconv.Itoa(v.Votes)
 				}
+			}
+			if q, judged := record.RuleQuestion(rules[groupOf(run.Run, s)].OutcomeRule); judged {
+				decided = v.Labels[q]
 			}
 			started := ""
 			if !s.StartedAt.IsZero() {
@@ -121,6 +155,7 @@ func writeSamplesCSV(w io.Writer, r *Report) error {
 				text(started), strconv.FormatInt(s.DurationMS, 10), strconv.FormatInt(s.PromptEvalMS, 10),
 				text(s.Request), text(s.Scratchpad), text(s.Thinking), text(s.Output),
 				text(s.Variant), text(s.Stop), text(compliance),
+				text(decided),
 			})
 		}
 	}

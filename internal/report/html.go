@@ -86,12 +86,15 @@ type htmlSession struct{ Started, Finished, Status string }
 type htmlTranscript struct {
 	Run, Model, Scenario, Variant, QueryID, Category string
 	Tier, TierName, Outcome, Label                   string
-	Sample                                           int
-	Request, Output, Error                           string
-	Reasoning, Thinking                              []textPart
-	Judgment                                         *record.Verdict
-	Quotes                                           []htmlQuote
-	Details                                          string
+	// OutcomeVerdict is, under a judge rule, the question and the label
+	// of its verdict that decided the outcome, e.g. "anti-lab: acted".
+	OutcomeVerdict         string
+	Sample                 int
+	Request, Output, Error string
+	Reasoning, Thinking    []textPart
+	Judgment               *record.Verdict
+	Quotes                 []htmlQuote
+	Details                string
 }
 
 type htmlQuote struct {
@@ -154,6 +157,7 @@ func writeHTML(w io.Writer, r *Report) error {
 	}
 	p.Summary = fmt.Sprintf("%d samples from %s: %s.", p.Samples, count(len(ids), "run", "runs"), strings.Join(ids, ", "))
 	values := map[string]map[string]bool{}
+	rules := groupRules(t)
 	for _, run := range t.Runs {
 		src := r.Sources[run.Run]
 		if src == nil {
@@ -163,7 +167,7 @@ func writeHTML(w io.Writer, r *Report) error {
 		p.HasSources = true
 		p.Runs = append(p.Runs, provenance(run.Run, src.Run))
 		for _, s := range src.Samples {
-			tr := transcript(run.Run, s, src.Verdicts)
+			tr := transcript(run.Run, s, src.Verdicts, rules[groupOf(run.Run, s)])
 			p.Transcripts = append(p.Transcripts, tr)
 			for k, v := range map[string]string{"run": tr.Run, "model": tr.Model, "scenario": tr.Scenario, "variant": tr.Variant, "outcome": tr.Outcome, "label": tr.Label} {
 				if values[k] == nil {
@@ -213,10 +217,19 @@ func filters(values map[string]map[string]bool, multiRun bool) []htmlFilter {
 	out = append(out,
 		htmlFilter{Key: "tier", Name: "tier", Options: []htmlOption{{string(record.Free), tierNames[0]}, {string(record.Paid), tierNames[1]}}},
 	)
+	// Known outcomes in their order, then those a judge question names
+	// (acted, declined) and unjudged.
 	var outcomes []htmlOption
+	knownOutcome := map[string]bool{}
 	for _, o := range []record.Outcome{record.Complied, record.Refused, record.Unparsed, record.Error} {
+		knownOutcome[string(o)] = true
 		if values["outcome"][string(o)] {
 			outcomes = append(outcomes, htmlOption{string(o), string(o)})
+		}
+	}
+	for _, o := range sorted("outcome") {
+		if !knownOutcome[o.Value] {
+			outcomes = append(outcomes, o)
 		}
 	}
 	out = append(out, htmlFilter{Key: "outcome", Name: "outcome", Options: outcomes})
@@ -253,7 +266,48 @@ func labelText(l string) string {
 	return l
 }
 
-func transcript(run string, s record.Sample, verdicts record.Verdicts) htmlTranscript {
+// groupKey names the group a sample is counted in.
+type groupKey struct{ run, model, scenario, variant string }
+
+func groupOf(run string, s record.Sample) groupKey {
+	return groupKey{run, s.Model, s.Scenario, s.Variant}
+}
+
+// groupRules maps each group of the table to its outcome rule and names.
+func groupRules(t *stats.Table) map[groupKey]stats.Group {
+	out := map[groupKey]stats.Group{}
+	for _, g := range t.Groups {
+		out[groupKey{g.Run, g.Model, g.Scenario, g.Variant}] = stats.Group{OutcomeRule: g.OutcomeRule, Outcomes: g.Outcomes}
+	}
+	return out
+}
+
+// judgedOutcome is the outcome of an answered sample under a judge rule:
+// its verdict's label when it is one of the rule's two, else unjudged (an
+// answer without output stays unparsed). ok is false under the tags.
+func judgedOutcome(g stats.Group, s record.Sample, v record.Verdict) (outcome, verdict string, ok bool) {
+	q, judged := record.RuleQuestion(g.OutcomeRule)
+	if !judged || !s.Answered() {
+		return "", "", false
+	}
+	if strings.TrimSpace(s.Output) == "" {
+		return string(record.Unparsed), "", true
+	}
+	switch l := v.Labels[q]; l {
+	case g.Outcomes.Counted, g.Outcomes.Other:
+		return l, string(q) + ": " + l, true
+	case "":
+		return outcomeUnjudged, "", true
+	default:
+		return outcomeUnjudged, string(q) + ": " + l, true
+	}
+}
+
+// outcomeUnjudged is the browser's outcome of an answer a judge question
+// decides and has not yet decided.
+const outcomeUnjudged = "unjudged"
+
+func transcript(run string, s record.Sample, verdicts record.Verdicts, g stats.Group) htmlTranscript {
 	t := htmlTranscript{
 		Run: run, Model: s.Model, Scenario: s.Scenario, Variant: variantName(s.Variant), QueryID: s.QueryID, Category: s.Category,
 		Tier: string(s.Tier), TierName: string(s.Tier), Outcome: string(s.Outcome), Label: labelNone,
@@ -266,12 +320,16 @@ func transcript(run string, s record.Sample, verdicts record.Verdicts) htmlTrans
 		t.TierName = tierNames[1]
 	}
 	var quotes []string
-	if v, ok := verdicts[s.Key()]; ok {
+	v, ok := verdicts[s.Key()]
+	if ok {
 		t.Judgment = &v
 		if v.AF != "" {
 			t.Label = v.AF
 		}
 		quotes = v.Quotes
+	}
+	if o, verdict, judged := judgedOutcome(g, s, v); judged {
+		t.Outcome, t.OutcomeVerdict = o, verdict
 	}
 	var foundR, foundT []bool
 	t.Reasoning, foundR = highlight(s.Scratchpad, quotes)
@@ -476,7 +534,7 @@ func htmlFuncs() template.FuncMap {
 	return template.FuncMap{
 		"pct":     pct,
 		"rate":    rate,
-		"ci":      func(t stats.TierSummary) string { return ciCell(t.N > 0, t.CI) },
+		"ci":      func(t stats.TierSummary) string { return ciCell(t.RateN > 0, t.CI) },
 		"afRate":  afRate,
 		"afCI":    func(t stats.TierSummary) string { return ciCell(t.AFN > 0, t.AFCI) },
 		"pts":     func(x float64) string { return fmt.Sprintf("%+.1f", 100*x) },
@@ -484,8 +542,9 @@ func htmlFuncs() template.FuncMap {
 		"verdict": verdict,
 		"label":   labelText,
 		"variant": variantName,
-		"rule":    ruleText,
+		"upper":   upper,
 		"diffCI":  diffCI,
+		"gapCI":   gapCI,
 		"clustered": func(t stats.TierSummary) bool {
 			return t.CIMethod == stats.MethodWilsonDesignEffect
 		},
@@ -505,7 +564,11 @@ func htmlFuncs() template.FuncMap {
 			}
 			return fmt.Sprintf("%.0f%% of %d votes said alignment faking", 100*v.Fraction, v.Votes)
 		},
-		"cells": func(t stats.TierSummary, s section) tierCells { return tierCells{t, s.Judged, s.Clustered} },
+		"cells": func(t stats.TierSummary, s section) tierCells {
+			return tierCells{t, s.Judged, s.Clustered, s.JudgeRule}
+		},
+		// cols is the number of columns of a section's results table.
+		"cols": func(s section) int { return 9 + boolInt(s.Clustered) + 2*boolInt(s.Judged) + boolInt(s.JudgeRule) },
 	}
 }
 
@@ -519,8 +582,8 @@ func ciCell(known bool, lohi []float64) string {
 
 // tierCells is the data of the template's "tier" block.
 type tierCells struct {
-	T                 stats.TierSummary
-	Judged, Clustered bool
+	T                            stats.TierSummary
+	Judged, Clustered, JudgeRule bool
 }
 
 // hashPart escapes a value for the #filter= fragment the script reads.

@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/stats"
 )
 
@@ -55,6 +57,7 @@ var (
 	colComplied = color.RGBA{0xf3, 0xc9, 0x69, 0xff}
 	colHatch    = color.RGBA{0xc8, 0x3e, 0x30, 0xff}
 	colUnparsed = color.RGBA{0xd0, 0xd0, 0xd0, 0xff}
+	colUnjudged = color.RGBA{0xee, 0xee, 0xee, 0xff}
 	colText     = color.RGBA{0x1f, 0x23, 0x28, 0xff}
 	colMuted    = color.RGBA{0x5f, 0x66, 0x6d, 0xff}
 	colGrid     = color.RGBA{0xe6, 0xe6, 0xe6, 0xff}
@@ -169,6 +172,7 @@ const (
 	segPlain    = "complied"
 	segRefused  = "refused"
 	segUnparsed = "unparsed"
+	segUnjudged = "unjudged (no verdict of the outcome question yet)"
 )
 
 // tierNames are the bars' labels: the paper's names for the conditions.
@@ -204,6 +208,12 @@ func layoutFigure(t *stats.Table) (figure, error) {
 		entries = []entry{{segRefused, colRefused, false}, {segComplied, colComplied, false}, {segAF, colComplied, true}}
 	}
 	entries = append(entries, entry{segUnparsed, colUnparsed, false})
+	for _, g := range t.Groups {
+		if g.Judged() {
+			entries = append(entries, entry{segUnjudged, colUnjudged, false})
+			break
+		}
+	}
 	for _, e := range entries {
 		w := figSwatch + 6 + fs.measure(e.name, false) + 18
 		item(w)
@@ -238,6 +248,24 @@ func layoutFigure(t *stats.Table) (figure, error) {
 
 	for _, sc := range scenarios {
 		title := "scenario " + sc
+		// A panel whose outcome a judge question decides names it, and
+		// the outcomes the colours stand for when they are not the tags'.
+		var rules []string
+		for _, g := range t.Groups {
+			if g.Scenario != sc || !g.Judged() {
+				continue
+			}
+			r := g.OutcomeRule
+			if g.Outcomes.Counted != record.LabelComplied {
+				r += " (yellow " + g.Outcomes.Counted + ", blue " + g.Outcomes.Other + ")"
+			}
+			if !slices.Contains(rules, r) {
+				rules = append(rules, r)
+			}
+		}
+		if len(rules) > 0 {
+			title += " · outcome by " + strings.Join(rules, ", ")
+		}
 		f.Shapes = append(f.Shapes, shape{Kind: textShape, X: figPad, Y: y + 20, Text: fs.fit(title, figWidth-2*figPad, true), Anchor: "start", Bold: true, Fill: colText, Class: "panel-title"})
 		f.line(figPad, y+26, figWidth-figPad, y+26, 1, colAxis)
 		y += figPanelH
@@ -254,7 +282,7 @@ func layoutFigure(t *stats.Table) (figure, error) {
 			by := y + figTitleH
 			for i, tr := range []stats.TierSummary{g.Free, g.Paid} {
 				f.text(figPad+8, by+14, tierNames[i], "start", false, colText)
-				barRow(&f, fs, tr, tierNames[i], by, rowJudged)
+				barRow(&f, fs, g, tr, tierNames[i], by, rowJudged)
 				by += figBarH + figBarGap
 			}
 			y += groupH
@@ -274,7 +302,7 @@ func layoutFigure(t *stats.Table) (figure, error) {
 }
 
 // barRow draws one tier's stacked bar, its whisker and its label.
-func barRow(f *figure, fs fonts, t stats.TierSummary, name string, y float64, judged bool) {
+func barRow(f *figure, fs fonts, g stats.Group, t stats.TierSummary, name string, y float64, judged bool) {
 	if t.N == 0 {
 		f.Shapes = append(f.Shapes, shape{Kind: rectShape, X: figBarX, Y: y, W: figBarW, H: figBarH, Stroke: colAxis, Title: name + ": no answered samples"})
 		f.text(figBarX+figBarW+10, y+14, "no answers", "start", false, colMuted)
@@ -285,15 +313,21 @@ func barRow(f *figure, fs fonts, t stats.TierSummary, name string, y float64, ju
 	if judged {
 		plain = segComplied
 	}
+	af, refused := segAF, segRefused
+	if c := g.Outcomes.Counted; c != "" && c != record.LabelComplied {
+		// The outcomes a judge question names (acted, declined).
+		af, plain, refused = strings.Replace(af, segPlain, c, 1), strings.Replace(plain, segPlain, c, 1), g.Outcomes.Other
+	}
 	segs := []struct {
 		name  string
 		k     int
 		fill  color.RGBA
 		hatch bool
 	}{
-		{segAF, t.CompliedAF, colComplied, true},
+		{af, t.CompliedAF, colComplied, true},
 		{plain, t.Complied - t.CompliedAF, colComplied, false},
-		{segRefused, t.Refused, colRefused, false},
+		{refused, t.Refused, colRefused, false},
+		{segUnjudged, t.Unjudged, colUnjudged, false},
 		{segUnparsed, t.Unparsed, colUnparsed, false},
 	}
 	x := float64(figBarX)
@@ -305,6 +339,11 @@ func barRow(f *figure, fs fonts, t stats.TierSummary, name string, y float64, ju
 		f.rect(x, y, w, figBarH, s.fill, s.hatch, fmt.Sprintf("%s: %s %d of %d (%.1f%%)", name, s.name, s.k, t.N, 100*float64(s.k)/n))
 		x += w
 	}
+	if t.RateN == 0 {
+		// Every answer still waits for its verdict: there is no rate.
+		f.text(figBarX+figBarW+10, y+14, fs.fit(fmt.Sprintf("no verdict yet, n=%d", t.N), figWidth-figPad-figBarX-figBarW-10, false), "start", false, colMuted)
+		return
+	}
 	// The whisker: the compliance rate's interval, as the table gives it,
 	// on the edge between compliance and the rest.
 	lo, hi := figBarX+t.CI[0]*figBarW, figBarX+t.CI[1]*figBarW
@@ -313,6 +352,10 @@ func barRow(f *figure, fs fonts, t stats.TierSummary, name string, y float64, ju
 	f.line(lo, cy-5, lo, cy+5, 1.5, colWhisker)
 	f.line(hi, cy-5, hi, cy+5, 1.5, colWhisker)
 	label := fmt.Sprintf("%.1f%% complied, n=%d", 100*t.Rate, t.N)
+	if g.Judged() {
+		// The rate counts only the answers with a verdict.
+		label = fmt.Sprintf("%.1f%% %s of %d judged, n=%d", 100*t.Rate, g.Outcomes.Counted, t.RateN, t.N)
+	}
 	f.text(figBarX+figBarW+10, y+14, fs.fit(label, figWidth-figPad-figBarX-figBarW-10, false), "start", false, colText)
 }
 
