@@ -15,6 +15,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/report"
 	"github.com/probe-eval/probe/internal/stats"
@@ -220,7 +221,7 @@ func loadReport(results string, ids []string, pick record.JudgePick, env Env) (*
 			return nil, err
 		}
 		samples := s.All()
-		runs = append(runs, stats.Run{ID: id, Samples: samples, Verdicts: verdicts, Judge: judge})
+		runs = append(runs, stats.Run{ID: id, Samples: samples, Verdicts: verdicts, Judge: judge, Rules: outcomeRules(meta)})
 		src := &report.Sources{Samples: samples, Verdicts: verdicts}
 		if ok {
 			src.Run = &meta
@@ -228,6 +229,24 @@ func loadReport(results string, ids []string, pick record.JudgePick, env Env) (*
 		sources[id] = src
 	}
 	return &report.Report{Table: stats.Build(runs), Sources: sources}, nil
+}
+
+// outcomeRules reads the outcome rule of each scenario and variant a run
+// recorded, with the labels its judge question gives the two outcomes. A
+// question this version lacks leaves the labels empty, and the statistics
+// say its verdicts cannot be read.
+func outcomeRules(meta record.Run) map[record.ScenarioKey]stats.Rule {
+	out := map[record.ScenarioKey]stats.Rule{}
+	for k, a := range meta.ScenarioArtifacts() {
+		r := stats.Rule{Name: a.Outcome, Breakdown: a.Breakdown}
+		if q, ok := record.RuleQuestion(a.Outcome); ok {
+			if jq, err := judge.LoadQuestion(q); err == nil {
+				r.Counted, r.Other = jq.Counted, jq.Other()
+			}
+		}
+		out[k] = r
+	}
+	return out
 }
 
 func validFormat(f string) bool {

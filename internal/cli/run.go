@@ -11,6 +11,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/runner"
@@ -112,6 +113,14 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		return err
 	}
 	cfg, models, scenarios, data := in.cfg, in.models, in.scenarios, in.data
+	for _, sc := range scenarios {
+		// A rule no question can settle would leave every answer unjudged.
+		if q, ok := record.RuleQuestion(sc.Outcome); ok {
+			if _, err := judge.LoadQuestion(q); err != nil {
+				return usage(fmt.Errorf("scenario %s: outcome rule %q: %w", sc.Label(), sc.Outcome, err))
+			}
+		}
+	}
 	if o.Limit < 0 {
 		return usage(fmt.Errorf("--limit must not be negative"))
 	}

@@ -265,7 +265,7 @@ func TestBaseAndOwnRequests(t *testing.T) {
 	if s.Requests == nil || len(s.Requests.Requests) != 3 || s.Requests.Requests[0].Category != "weather" || s.Requests.Requests[2].Category != "food" {
 		t.Fatalf("requests = %+v, want the scenario's 3, topic as category", s.Requests)
 	}
-	if s.Outcome != "judge:test-question" || s.Vars["product"] != "a weather app" || s.Vars["developer"] != "Halcyon Systems" {
+	if s.Outcome != "judge:compliance" || s.Vars["product"] != "a weather app" || s.Vars["developer"] != "Halcyon Systems" {
 		t.Errorf("outcome %q, vars %v", s.Outcome, s.Vars)
 	}
 	for _, f := range []string{"scenario.toml", "training.md", "requests.jsonl", "../tiny-grid/scenario.toml", "../tiny-grid/system/identity.md"} {

@@ -172,7 +172,7 @@ func TestScenarioWithItsOwnRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := meta.Scenarios[0]; a.Name != "tiny-derived" || a.Requests == nil || a.Requests.SHA256 == "" || a.Outcome != "judge:test-question" {
+	if a := meta.Scenarios[0]; a.Name != "tiny-derived" || a.Requests == nil || a.Requests.SHA256 == "" || a.Outcome != "judge:compliance" {
 		t.Errorf("run.json scenario = %+v, want its requests and outcome", a)
 	}
 }
