@@ -149,3 +149,32 @@ func TestCanonicalModel(t *testing.T) {
 		}
 	}
 }
+
+// TestVerdictsOfAnyQuestion: a question the code has no constant for is
+// read like the others: its label on each sample, the wording with the
+// most settled verdicts chosen, its prompt hash named in the choice.
+func TestVerdictsOfAnyQuestion(t *testing.T) {
+	base := Judgment{V: JudgmentVersion, Model: "m", Scenario: "anti-lab", QueryID: "q", Tier: Paid, Judge: "j:latest"}
+	af, acted, old, other := base, base, base, base
+	af.Kind, af.Label, af.PromptSHA256 = KindAF, LabelNo, "afp"
+	acted.Kind, acted.Label, acted.PromptSHA256 = "anti-lab", "acted", "new"
+	old.Kind, old.Label, old.PromptSHA256, old.QueryID = "anti-lab", "declined", "old", "q2"
+	other.Kind, other.Label, other.PromptSHA256, other.QueryID = "anti-lab", "declined", "new", "q3"
+	vs, choice, err := ReadVerdicts(writeJudgments(t, af, acted, old, other), JudgePick{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[Kind]string{KindAF: "afp", "anti-lab": "new"}; !reflect.DeepEqual(choice.Prompts, want) || choice.AFPrompt != "afp" || choice.CompliancePrompt != "" {
+		t.Errorf("choice %+v, want prompts %v", choice, want)
+	}
+	if !strings.Contains(choice.Note, "1 other wording(s) of the anti-lab question are not counted") {
+		t.Errorf("note %q does not name the wording left out", choice.Note)
+	}
+	v := vs[af.SampleKey()]
+	if v.AF != LabelNo || v.Labels["anti-lab"] != "acted" || v.Labels[KindAF] != LabelNo || v.Compliance != "" {
+		t.Errorf("verdict %+v", v)
+	}
+	if _, ok := vs[old.SampleKey()]; ok {
+		t.Error("a verdict of a wording not counted was read")
+	}
+}

@@ -36,6 +36,8 @@ type htmlPage struct {
 	// run is named in the table and the transcripts can be filtered by it.
 	MultiRun bool
 	Judged   bool
+	// JudgeRule is set when a judge question decides a group's outcome.
+	JudgeRule bool
 	// Judges name each run's judge, and its note.
 	Judges      []htmlJudge
 	Sections    []section
@@ -144,6 +146,9 @@ func writeHTML(w io.Writer, r *Report) error {
 		Figure: template.HTML(svg.String()),
 		CSS:    template.CSS(css),
 		JS:     template.JS(js),
+	}
+	for _, s := range p.Sections {
+		p.JudgeRule = p.JudgeRule || s.JudgeRule
 	}
 	var ids []string
 	for _, run := range t.Runs {

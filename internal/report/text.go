@@ -34,6 +34,8 @@ type section struct {
 	// tables need an unjudged column. TagJudged: a group under the tags
 	// has compliance verdicts to set beside them.
 	JudgeRule, TagJudged bool
+	// TagRule: a group's outcome is read from its tags.
+	TagRule bool
 	// Counted and Other name what the complied and refused columns count
 	// (see stats.OutcomeNames); joined with "/" when groups differ.
 	Counted, Other string
@@ -91,6 +93,7 @@ func sections(r *Report) []section {
 			s.Clustered = s.Clustered || g.Free.CIMethod == stats.MethodWilsonDesignEffect || g.Paid.CIMethod == stats.MethodWilsonDesignEffect
 			s.Judged = s.Judged || g.Free.HasVerdicts() || g.Paid.HasVerdicts()
 			s.JudgeRule = s.JudgeRule || g.Judged()
+			s.TagRule = s.TagRule || !g.Judged()
 			s.TagJudged = s.TagJudged || !g.Judged() && g.Free.ComplianceJudged+g.Free.ComplianceUnclassified+g.Paid.ComplianceJudged+g.Paid.ComplianceUnclassified > 0
 			s.Categories = s.Categories || len(g.Categories) > 0
 		}
@@ -130,8 +133,11 @@ func (r sectionRule) Line() string {
 // rateLegend is the legend of a section's first table.
 func (s section) rateLegend() string {
 	l := complianceLegend
-	if s.JudgeRule {
-		l = fmt.Sprintf("%s among the samples in the rate (all answered samples under the tags; under a judge rule those with a verdict, unjudged and unparsed answers left out), with a Wilson 95%% interval; errors are never in n", s.Counted)
+	switch {
+	case s.JudgeRule && s.TagRule:
+		l = fmt.Sprintf("%s among the samples in the rate (under the tags every answered sample; under a judge rule those with a verdict, unjudged and unparsed answers left out), with a Wilson 95%% interval; errors are never in n", s.Counted)
+	case s.JudgeRule:
+		l = fmt.Sprintf("%s among the answers with a verdict (unjudged and unparsed answers are in n, never in the rate), with a Wilson 95%% interval; errors are never in n", s.Counted)
 	}
 	if s.Clustered {
 		l += clusterLegend

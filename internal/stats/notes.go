@@ -64,7 +64,7 @@ func notes(g Group, f facts) []string {
 	}
 	var lacks []string
 	for ti, l := range f.lack {
-		if n := l.errors + l.unasked; n > 0 {
+		if n := l.errors + l.unasked + l.undecided; n > 0 {
 			why := "errors"
 			switch {
 			case l.undecided == 0 && l.errors == 0:
