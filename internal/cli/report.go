@@ -53,6 +53,13 @@ McNemar p-value (or a paired permutation test, named, when requests have several
 Fisher's exact p on the unpaired table. Errors (no model answer) are shown but never counted
 in n. Each variant's gap is compared with its base's. Without --run, the newest run.
 
+Each section names its outcome rule: the tags, or a judge question (judge:animal-welfare,
+judge:anti-lab, judge:compliance) whose verdicts decide, named with its judge and prompt
+hash. Under a judge rule complied and refused are the verdicts (acted and declined for
+anti-lab), answers without a verdict are counted as unjudged, and the rate is taken among
+the answers with a verdict. A scenario that asks for it (anti-lab) is broken down by
+request category, each with its rate, interval and gap.
+
 The judge's verdicts counted are those of --judge NAME; without it, of the configuration's
 [judge] model when it has settled verdicts in the run, else of the judge with the most
 settled verdicts. Every format names the judge and its prompt hashes.
