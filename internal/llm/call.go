@@ -108,9 +108,14 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 		}
 		res.Attempts++
 		req := call.Request
-		if call.Reseed {
+		if call.Reseed || req.Stream != nil {
 			r := *req
-			r.Options = OffsetSeed(req.Options, res.Attempts-1)
+			if call.Reseed {
+				r.Options = OffsetSeed(req.Options, res.Attempts-1)
+			}
+			if stream, n := req.Stream, res.Attempts; stream != nil {
+				r.Stream = func(c Chunk) { c.Attempt = n; stream(c) }
+			}
 			req = &r
 		}
 		tctx, cancel := ctx, context.CancelFunc(func() {})

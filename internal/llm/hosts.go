@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // DefaultMaxFailures is how many failed requests in a row make a host count
@@ -63,6 +64,7 @@ type member struct {
 type waiter struct {
 	key   string
 	avoid map[*member]bool
+	only  *member      // when set, the one host it may have
 	got   chan *member // receives the host whose slot was taken for it
 }
 
@@ -89,6 +91,43 @@ func NewHosts(clients []Client, o HostsOptions) (*Hosts, error) {
 		h.members = append(h.members, &member{c: c, name: name})
 	}
 	return h, nil
+}
+
+// Warm sends req to every slot of every live host at once, one request
+// each (one per host when the slots are unbounded), so that every slot's
+// cache holds req's prompt prefix, and each host has loaded the model,
+// before the timed work starts: a slot's first request would otherwise pay
+// for both. Each answer, or failure, is given to fn (from several
+// goroutines) and otherwise dropped: a warm-up is never a sample. A host
+// that cannot be reached is dropped as usual; other failures are left to
+// the real requests, which report them. Each request is bounded by
+// timeout when it is above 0.
+func (h *Hosts) Warm(ctx context.Context, req *ChatRequest, timeout time.Duration, fn func(*ChatResponse, error)) {
+	per := max(h.o.Slots, 1)
+	key := cacheKey(req)
+	var wg sync.WaitGroup
+	for _, m := range h.live() {
+		for range per {
+			wg.Go(func() {
+				got, err := h.wait(ctx, &waiter{key: key, only: m, got: make(chan *member, 1)})
+				if err != nil {
+					return
+				}
+				tctx, cancel := ctx, context.CancelFunc(func() {})
+				if timeout > 0 {
+					tctx, cancel = context.WithTimeout(ctx, timeout)
+				}
+				resp, err := got.c.Chat(tctx, req)
+				timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
+				cancel()
+				h.release(got, err, timedOut)
+				if fn != nil && ctx.Err() == nil {
+					fn(resp, err)
+				}
+			})
+		}
+	}
+	wg.Wait()
 }
 
 // single wraps one client without a bound on its requests, so that
@@ -203,7 +242,11 @@ func (h *Hosts) live() []*member {
 // acquire takes a slot for a request with key, on a host not in avoid if
 // any live host is not, waiting for one to free up.
 func (h *Hosts) acquire(ctx context.Context, key string, avoid map[*member]bool) (*member, error) {
-	w := &waiter{key: key, avoid: avoid, got: make(chan *member, 1)}
+	return h.wait(ctx, &waiter{key: key, avoid: avoid, got: make(chan *member, 1)})
+}
+
+// wait queues w until a slot is handed to it.
+func (h *Hosts) wait(ctx context.Context, w *waiter) (*member, error) {
 	h.mu.Lock()
 	h.queue = append(h.queue, w)
 	h.dispatch()
@@ -300,6 +343,9 @@ func (h *Hosts) dispatch() {
 // least busy. Hosts w avoids are left out unless every live host is one.
 // h.mu must be held.
 func (h *Hosts) pick(w *waiter, warm bool) *member {
+	if w.only != nil && w.only.dead {
+		return w.only // it fails at once, rather than wait for ever
+	}
 	avoidAll := true
 	for _, m := range h.members {
 		if !m.dead && !w.avoid[m] {
@@ -318,7 +364,7 @@ func (h *Hosts) pick(w *waiter, warm bool) *member {
 		return 2
 	}
 	for _, m := range h.members {
-		if m.dead || (w.avoid[m] && !avoidAll) || (h.o.Slots > 0 && m.busy >= h.o.Slots) {
+		if m.dead || (w.avoid[m] && !avoidAll) || (h.o.Slots > 0 && m.busy >= h.o.Slots) || (w.only != nil && m != w.only) {
 			continue
 		}
 		if warm && m.key != w.key {

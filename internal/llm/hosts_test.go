@@ -255,3 +255,47 @@ func clientFor(t *testing.T, backend, base string) llm.Client {
 	}
 	return llm.NewOllama(u)
 }
+
+// Warm sends one request to every slot of every host, all at once.
+func TestHostsWarm(t *testing.T) {
+	a, b := answering("a"), answering("b")
+	a.hold, b.hold = make(chan struct{}), make(chan struct{})
+	h := hosts(t, llm.HostsOptions{Slots: 2}, a, b)
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		close(a.hold)
+		close(b.hold)
+	}()
+	var mu sync.Mutex
+	answered := map[string]int{}
+	h.Warm(context.Background(), request("P"), time.Minute, func(r *llm.ChatResponse, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			t.Errorf("warm-up: %v", err)
+			return
+		}
+		answered[r.Host]++
+	})
+	if answered["a"] != 2 || answered["b"] != 2 || a.Peak() != 2 || b.Peak() != 2 {
+		t.Errorf("warm-ups answered by %v, peaks a %d b %d; want 2 each, both at once", answered, a.Peak(), b.Peak())
+	}
+}
+
+// A warm-up on a host that cannot be reached drops it, and is not retried
+// elsewhere: the other host already has its own.
+func TestHostsWarmDropsDeadHost(t *testing.T) {
+	down := newScript("down", func(int, *llm.ChatRequest) (*llm.ChatResponse, error) { return fail(llm.ErrUnreachable) })
+	up := answering("up")
+	var drops atomic.Int32
+	h := hosts(t, llm.HostsOptions{Slots: 1, OnDrop: func(string, error) { drops.Add(1) }}, down, up)
+	var failed atomic.Int32
+	h.Warm(context.Background(), request("P"), 0, func(_ *llm.ChatResponse, err error) {
+		if err != nil {
+			failed.Add(1)
+		}
+	})
+	if failed.Load() != 1 || drops.Load() != 1 || len(up.Calls()) != 1 || len(h.Live()) != 1 {
+		t.Errorf("%d failed, %d drops, up asked %d times, live %v; want 1, 1, 1, [up]", failed.Load(), drops.Load(), len(up.Calls()), h.Live())
+	}
+}

@@ -58,6 +58,20 @@ type ChatRequest struct {
 	// system prompt), so that Hosts sends them to a host whose cache
 	// already holds it. Empty means the model and the first message.
 	CacheKey string
+	// Stream, when set, is given every piece of the answer as it arrives,
+	// from the goroutine that sends the request; the whole answer still
+	// comes back from Chat. Pieces of an attempt that failed have been
+	// shown already: a chunk with a higher Attempt starts the answer anew.
+	Stream func(Chunk)
+}
+
+// Chunk is a piece of an answer as it streams in.
+type Chunk struct {
+	Content  string
+	Thinking string
+	// Attempt is the attempt of Policy.Chat that sent it, from 1; 0 when
+	// the request was sent by Client.Chat alone.
+	Attempt int
 }
 
 // ChatResponse is a complete answer.

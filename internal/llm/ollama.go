@@ -77,6 +77,9 @@ func (o *Ollama) Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, err
 	err := o.c.Chat(ctx, ar, func(r api.ChatResponse) error {
 		content.WriteString(r.Message.Content)
 		thinking.WriteString(r.Message.Thinking)
+		if req.Stream != nil && (r.Message.Content != "" || r.Message.Thinking != "") {
+			req.Stream(Chunk{Content: r.Message.Content, Thinking: r.Message.Thinking})
+		}
 		if r.Done {
 			done = true
 			out.DoneReason = r.DoneReason

@@ -84,8 +84,12 @@ func (o *OpenAI) Chat(ctx context.Context, req *ChatRequest) (*ChatResponse, err
 			if c.Index != 0 {
 				continue
 			}
+			think := reasoningText(c.Delta.JSON.ExtraFields)
 			content.WriteString(c.Delta.Content)
-			reasoning.WriteString(reasoningText(c.Delta.JSON.ExtraFields))
+			reasoning.WriteString(think)
+			if req.Stream != nil && (c.Delta.Content != "" || think != "") {
+				req.Stream(Chunk{Content: c.Delta.Content, Thinking: think})
+			}
 			if c.FinishReason != "" {
 				out.DoneReason, done = c.FinishReason, true
 			}

@@ -2,6 +2,8 @@ package llm
 
 import (
 	"context"
+	"iter"
+	"slices"
 	"sync"
 )
 
@@ -21,6 +23,18 @@ import (
 func Each[J, R any](ctx context.Context, workers int, jobs []J,
 	work func(ctx context.Context, job J, send func(R)) error,
 	consume func(R) error) error {
+	return EachOf(ctx, workers, slices.Values(jobs), work, consume)
+}
+
+// EachOf is Each over jobs that may not all be known yet: a stage that
+// follows another (the judge judging samples as they are written) yields
+// each job when it comes, and the pool ends when the sequence does. A
+// sequence that waits for jobs should also end when ctx does; Each stops
+// its workers at once either way, and stops reading the sequence at its
+// next job.
+func EachOf[J, R any](ctx context.Context, workers int, jobs iter.Seq[J],
+	work func(ctx context.Context, job J, send func(R)) error,
+	consume func(R) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -30,20 +44,25 @@ func Each[J, R any](ctx context.Context, workers int, jobs []J,
 	var wg sync.WaitGroup
 	for range max(workers, 1) {
 		wg.Go(func() {
-			for j := range next {
-				if ctx.Err() != nil {
+			for {
+				select {
+				case <-ctx.Done():
 					return
-				}
-				if err := work(ctx, j, send); err != nil {
-					cancel(err)
-					return
+				case j, ok := <-next:
+					if !ok || ctx.Err() != nil {
+						return
+					}
+					if err := work(ctx, j, send); err != nil {
+						cancel(err)
+						return
+					}
 				}
 			}
 		})
 	}
 	go func() {
 		defer close(next)
-		for _, j := range jobs {
+		for j := range jobs {
 			select {
 			case next <- j:
 			case <-ctx.Done():

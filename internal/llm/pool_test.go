@@ -94,3 +94,62 @@ func TestEachParentCancelled(t *testing.T) {
 		t.Errorf("err %v after %d jobs, want context.Canceled before the end", err, done.Load())
 	}
 }
+
+// Jobs that come one by one, as samples are written: every one is run, and
+// the pool ends when the sequence does.
+func TestEachOfFollowsArrivals(t *testing.T) {
+	arrive := make(chan int)
+	go func() {
+		for i := range 10 {
+			arrive <- i
+			time.Sleep(time.Millisecond)
+		}
+		close(arrive)
+	}()
+	seq := func(yield func(int) bool) {
+		for j := range arrive {
+			if !yield(j) {
+				return
+			}
+		}
+	}
+	sum := 0
+	err := llm.EachOf(context.Background(), 2, seq, func(_ context.Context, j int, send func(int)) error {
+		send(j)
+		return nil
+	}, func(j int) error { sum += j; return nil })
+	if err != nil || sum != 45 {
+		t.Errorf("sum %d, err %v; want 45 (0+...+9) and no error", sum, err)
+	}
+}
+
+// A work error ends the pool even while the sequence waits for a job that
+// may never come.
+func TestEachOfStopsWhileWaiting(t *testing.T) {
+	boom := errors.New("judge gone")
+	never := make(chan int)
+	defer close(never)
+	seq := func(yield func(int) bool) {
+		if !yield(1) {
+			return
+		}
+		for j := range never {
+			if !yield(j) {
+				return
+			}
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- llm.EachOf(context.Background(), 2, seq, func(context.Context, int, func(int)) error { return boom },
+			func(int) error { return nil })
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boom) {
+			t.Errorf("err = %v, want the work error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the pool waited for the sequence after a work error")
+	}
+}
