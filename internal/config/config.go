@@ -11,15 +11,21 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/probe-eval/probe/internal/llm"
 )
 
 // Config is models.toml after defaults are applied.
 type Config struct {
-	// Host is the Ollama server, written as OLLAMA_HOST would be. Empty
-	// means OLLAMA_HOST or Ollama's default.
+	// Host is the Ollama server of the models that name none, written as
+	// OLLAMA_HOST would be. Empty means OLLAMA_HOST or Ollama's default.
 	Host string `toml:"host" json:"host,omitempty"`
-	// Concurrency is how many chat requests are kept in flight. More than
-	// one helps only when the server runs with OLLAMA_NUM_PARALLEL > 1.
+	// Hosts, instead of Host, are several Ollama servers that each serve
+	// every model: a model's requests are spread over them.
+	Hosts []string `toml:"hosts" json:"hosts,omitempty"`
+	// Concurrency is how many chat requests each host serves at once. More
+	// than one helps only when the server runs that many: Ollama with
+	// OLLAMA_NUM_PARALLEL at least as large; vLLM or SGLang take dozens.
 	Concurrency int `toml:"concurrency" json:"concurrency"`
 	// KeepAlive is how long Ollama keeps a model loaded after a request.
 	KeepAlive Duration `toml:"keep_alive" json:"keep_alive"`
@@ -49,11 +55,32 @@ type Config struct {
 	File string `toml:"-" json:"-"`
 }
 
+// Server is where a model (or the judge) is served: the keys backend,
+// host, hosts, api_key_env and concurrency of a [[model]] or [judge] table.
+type Server struct {
+	// Backend is "ollama" (the default: Ollama's native API) or "openai"
+	// (an OpenAI-compatible chat-completions API: vLLM, SGLang, llama.cpp's
+	// server, LM Studio, a gateway, Ollama's /v1).
+	Backend string `toml:"backend" json:"backend,omitempty"`
+	// Host is the server: for Ollama written as OLLAMA_HOST would be, for
+	// "openai" the API's base URL, e.g. "http://gpu-1:8000/v1".
+	Host string `toml:"host" json:"host,omitempty"`
+	// Hosts, instead of Host, are several servers of the same model; its
+	// requests are spread over them.
+	Hosts []string `toml:"hosts" json:"hosts,omitempty"`
+	// APIKeyEnv names the environment variable that holds the API key of
+	// an OpenAI-compatible server; the key itself never goes in the file.
+	APIKeyEnv string `toml:"api_key_env" json:"api_key_env,omitempty"`
+	// Concurrency, when set, replaces the top-level concurrency for this
+	// model's hosts.
+	Concurrency int `toml:"concurrency" json:"concurrency,omitempty"`
+}
+
 // Judge is the model that classifies reasoning.
 type Judge struct {
 	Model string `toml:"model" json:"model"`
-	// Host, when set, sends the judge to its own Ollama server.
-	Host        string   `toml:"host" json:"host,omitempty"`
+	// Server, when it names a host, sends the judge to its own server.
+	Server
 	Votes       int      `toml:"votes" json:"votes,omitempty"`
 	Temperature *float64 `toml:"temperature" json:"temperature,omitempty"`
 	NumCtx      int      `toml:"num_ctx" json:"num_ctx,omitempty"`
@@ -63,8 +90,12 @@ type Judge struct {
 type Model struct {
 	// Name labels the model in reports and records.
 	Name string `toml:"name" json:"name"`
-	// Tag is the Ollama model, e.g. "llama3.2:3b".
+	// Tag is the model as its server names it: an Ollama model, e.g.
+	// "llama3.2:3b", or an OpenAI-compatible server's model id.
 	Tag string `toml:"tag" json:"tag"`
+	// Server says where the model is served; empty means the top-level
+	// host(s) on Ollama.
+	Server
 
 	NumCtx        int      `toml:"num_ctx" json:"num_ctx,omitempty"`
 	Temperature   *float64 `toml:"temperature" json:"temperature,omitempty"`
@@ -247,6 +278,34 @@ func (c *Config) check(b []byte) error {
 		if err := checkThink(m.Think); err != nil {
 			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model %q: think: %v", m.Name, err)}
 		}
+		at := func(key string) int { return max(tableKeyLine(b, "model", i, key), line) }
+		if err := c.checkServer(m.Server, fmt.Sprintf("model %q", m.Name), at); err != nil {
+			return err
+		}
+		opts := m.Options()
+		if m.NumCtx != 0 {
+			opts["num_ctx"] = m.NumCtx
+		}
+		if err := c.checkBackendOptions(m.Backend, opts, m.Think, fmt.Sprintf("model %q", m.Name), at); err != nil {
+			return err
+		}
+	}
+	{
+		line := keyLine(b, toml.Key{"judge"})
+		at := func(key string) int { return max(tableKeyLine(b, "judge", -1, key), line) }
+		if err := c.checkServer(c.Judge.Server, "[judge]", at); err != nil {
+			return err
+		}
+		opts := map[string]any{}
+		if c.Judge.NumCtx != 0 {
+			opts["num_ctx"] = c.Judge.NumCtx
+		}
+		if err := c.checkBackendOptions(c.Judge.Backend, opts, nil, "[judge]", at); err != nil {
+			return err
+		}
+	}
+	if c.Host != "" && len(c.Hosts) > 0 {
+		return bad("hosts", "set host or hosts, not both")
 	}
 	for _, n := range c.DefaultModels {
 		if !seen[n] {
@@ -261,6 +320,65 @@ func (c *Config) check(b []byte) error {
 		return bad("scenarios", "%q is listed twice", n)
 	}
 	return nil
+}
+
+// checkServer checks where a model or the judge (what) is served; at gives
+// the line of one of its keys.
+func (c *Config) checkServer(s Server, what string, at func(key string) int) error {
+	bad := func(key, format string, args ...any) error {
+		return &Error{File: c.File, Line: at(key), Msg: fmt.Sprintf("%s: %s: ", what, key) + fmt.Sprintf(format, args...)}
+	}
+	if err := llm.CheckBackend(s.Backend); err != nil {
+		return bad("backend", "%v", err)
+	}
+	if s.Host != "" && len(s.Hosts) > 0 {
+		return bad("hosts", "set host or hosts, not both")
+	}
+	if n, ok := repeated(s.Hosts); ok {
+		return bad("hosts", "%q is listed twice", n)
+	}
+	if s.Concurrency < 0 {
+		return bad("concurrency", "must be at least 1")
+	}
+	if s.Backend != llm.BackendOpenAI {
+		if s.APIKeyEnv != "" {
+			return bad("api_key_env", `is for backend = "openai"; Ollama's native API takes no key`)
+		}
+		return nil
+	}
+	if s.Host == "" && len(s.Hosts) == 0 {
+		return bad("backend", `backend = "openai" needs host, the API's base URL (e.g. "http://gpu-1:8000/v1"), or hosts`)
+	}
+	for _, h := range append([]string{s.Host}, s.Hosts...) {
+		if h == "" {
+			continue
+		}
+		if _, err := llm.ParseBaseURL(h); err != nil {
+			key := "host"
+			if s.Host == "" {
+				key = "hosts"
+			}
+			return bad(key, "%v", err)
+		}
+	}
+	return nil
+}
+
+// checkBackendOptions refuses the options and think setting of what that
+// its back end cannot send, at the line of the first such key.
+func (c *Config) checkBackendOptions(backend string, opts map[string]any, think any, what string, at func(key string) int) error {
+	err := llm.CheckOptions(backend, opts)
+	if err == nil {
+		err = llm.CheckThink(backend, think)
+	}
+	if err == nil {
+		return nil
+	}
+	var oe *llm.OptionError
+	if errors.As(err, &oe) {
+		return &Error{File: c.File, Line: at(oe.Key), Msg: fmt.Sprintf("%s: %s", what, oe)}
+	}
+	return &Error{File: c.File, Line: at("backend"), Msg: fmt.Sprintf("%s: %v", what, err)}
 }
 
 // repeated returns the first name that occurs twice in names.
@@ -309,7 +427,7 @@ func (c *Config) Names() []string {
 
 var known = []string{
 	"host", "concurrency", "keep_alive", "request_timeout", "max_turns", "retries", "samples", "scenarios", "default_models",
-	"judge", "model", "name", "tag", "num_ctx", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "num_predict", "think",
+	"judge", "model", "name", "tag", "num_ctx", "backend", "hosts", "api_key_env", "temperature", "top_p", "top_k", "min_p", "repeat_penalty", "seed", "num_predict", "think",
 	"votes", "vars",
 }
 
@@ -381,6 +499,31 @@ func keyLine(b []byte, k toml.Key) int {
 			if full == want {
 				return i + 1
 			}
+		}
+	}
+	return 0
+}
+
+// tableKeyLine is the line of key inside the n-th [[table]], or inside
+// [table] when n is below 0; 0 when it is not there.
+func tableKeyLine(b []byte, table string, n int, key string) int {
+	in := false
+	for i, raw := range bytes.Split(b, []byte("\n")) {
+		line := strings.TrimSpace(stripComment(string(raw)))
+		if strings.HasPrefix(line, "[") {
+			name := normKey(strings.Trim(line, "[] "))
+			array := strings.HasPrefix(line, "[[")
+			in = false
+			if name == table && array == (n >= 0) {
+				if n <= 0 {
+					in = true
+				}
+				n--
+			}
+			continue
+		}
+		if k, _, ok := strings.Cut(line, "="); in && ok && normKey(k) == key {
+			return i + 1
 		}
 	}
 	return 0

@@ -59,6 +59,18 @@ func TestErrorsNameFileLineAndKey(t *testing.T) {
 		{"default model twice", "samples = 1\ndefault_models = [\"a\", \"b\", \"a\"]\n[[model]]\nname = \"a\"\ntag = \"a\"\n[[model]]\nname = \"b\"\ntag = \"b\"\n", `m.toml:2: key default_models: "a" is listed twice`},
 		{"scenario twice", "scenarios = [\n  \"tiny\",\n  \"tiny\",\n]\n[[model]]\nname = \"a\"\ntag = \"a\"\n", `m.toml:1: key scenarios: "tiny" is listed twice`},
 		{"model name twice, far apart", "[[model]]\nname = \"a\"\ntag = \"a\"\n[[model]]\nname = \"b\"\ntag = \"b\"\n\n[[model]]\nname = \"a\"\ntag = \"c\"\n", `m.toml:8: model name "a" is used twice`},
+		{"unknown backend", "[[model]]\nname = \"a\"\ntag = \"a\"\nbackend = \"vllm\"\n", `m.toml:4: model "a": backend: unknown backend "vllm"`},
+		{"openai without host", "[[model]]\nname = \"a\"\ntag = \"a\"\nbackend = \"openai\"\n", `m.toml:4: model "a": backend: backend = "openai" needs host`},
+		{"openai host not a URL", "[[model]]\nname = \"a\"\ntag = \"a\"\nbackend = \"openai\"\nhost = \"gpu-1:8000\"\n", `m.toml:5: model "a": host: host "gpu-1:8000" is not the base URL`},
+		{"num_ctx on openai, second model", "[[model]]\nname = \"a\"\ntag = \"a\"\nnum_ctx = 4096\n[[model]]\nname = \"b\"\ntag = \"b\"\nbackend = \"openai\"\nhost = \"http://g:8000/v1\"\nnum_ctx = 8192\n", `m.toml:10: model "b": num_ctx: an OpenAI-compatible server cannot take a context length per request`},
+		{"top_k on openai", "[[model]]\nname = \"a\"\ntag = \"a\"\nbackend = \"openai\"\nhosts = [\"http://g:8000/v1\"]\ntop_k = 40\n", `m.toml:6: model "a": top_k: the OpenAI chat-completions API has no such option`},
+		{"think true on openai", "[[model]]\nname = \"a\"\ntag = \"a\"\nbackend = \"openai\"\nhost = \"http://g:8000/v1\"\nthink = true\n", `m.toml:6: model "a": think: true cannot be sent`},
+		{"key on ollama", "[[model]]\nname = \"a\"\ntag = \"a\"\napi_key_env = \"KEY\"\n", `m.toml:4: model "a": api_key_env: is for backend = "openai"`},
+		{"host and hosts", "[[model]]\nname = \"a\"\ntag = \"a\"\nhost = \"x\"\nhosts = [\"y\"]\n", `m.toml:5: model "a": hosts: set host or hosts, not both`},
+		{"host twice", "[[model]]\nname = \"a\"\ntag = \"a\"\nhosts = [\"y\", \"y\"]\n", `m.toml:4: model "a": hosts: "y" is listed twice`},
+		{"judge num_ctx on openai", "[judge]\nmodel = \"j\"\nbackend = \"openai\"\nhost = \"http://g:8000/v1\"\nnum_ctx = 8192\n[[model]]\nname = \"a\"\ntag = \"a\"\n", `m.toml:5: [judge]: num_ctx: an OpenAI-compatible server`},
+		{"judge openai without host", "[judge]\nmodel = \"j\"\nbackend = \"openai\"\n[[model]]\nname = \"a\"\ntag = \"a\"\n", `m.toml:3: [judge]: backend: backend = "openai" needs host`},
+		{"bad model concurrency", "[[model]]\nname = \"a\"\ntag = \"a\"\nconcurrency = -2\n", `m.toml:4: model "a": concurrency: must be at least 1`},
 		{"unknown default model", "default_models = [\"z\"]\n[[model]]\nname = \"a\"\ntag = \"a\"\n", `m.toml:1: key default_models: no [[model]] is named "z"`},
 	}
 	for _, tt := range tests {
@@ -88,5 +100,72 @@ func TestDuration(t *testing.T) {
 	}
 	if b, _ := c.RequestTimeout.MarshalText(); string(b) != "1m30s" {
 		t.Errorf("marshal = %s", b)
+	}
+}
+
+// Where each model and the judge are served, and how the command line and
+// the environment override the file on Ollama only.
+func TestEndpoints(t *testing.T) {
+	const file = `host = "file:1"
+concurrency = 2
+[judge]
+model = "j"
+[[model]]
+name = "plain"
+tag = "p"
+[[model]]
+name = "own"
+tag = "o"
+hosts = ["a:1", "b:1"]
+concurrency = 4
+[[model]]
+name = "api"
+tag = "Qwen/Qwen3-8B"
+backend = "openai"
+host = "http://gpu:8000/v1"
+api_key_env = "KEY"
+`
+	c, err := Parse("m.toml", []byte(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := func(name string, o Overrides) string {
+		m, _ := c.Model(name)
+		e := c.Endpoint(m, o)
+		return e.Backend + " " + strings.Join(e.Hosts, ",") + " " + e.APIKeyEnv
+	}
+	tests := []struct {
+		name, model string
+		o           Overrides
+		want        string
+	}{
+		{"file", "plain", Overrides{}, "ollama file:1 "},
+		{"env over file", "plain", Overrides{OllamaHost: "env:1"}, "ollama env:1 "},
+		{"flag over env", "plain", Overrides{Host: "flag:1", OllamaHost: "env:1"}, "ollama flag:1 "},
+		{"model's own over env", "own", Overrides{OllamaHost: "env:1"}, "ollama a:1,b:1 "},
+		{"flag over model's own", "own", Overrides{Host: "flag:1"}, "ollama flag:1 "},
+		{"openai ignores the flag", "api", Overrides{Host: "flag:1", OllamaHost: "env:1"}, "openai http://gpu:8000/v1 KEY"},
+	}
+	for _, tt := range tests {
+		if got := ep(tt.model, tt.o); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	own, _ := c.Model("own")
+	plain, _ := c.Model("plain")
+	if c.Slots(own) != 4 || c.Slots(plain) != 2 || c.JudgeSlots() != 2 {
+		t.Errorf("slots: own %d plain %d judge %d, want 4, 2, 2", c.Slots(own), c.Slots(plain), c.JudgeSlots())
+	}
+
+	judge := func(o Overrides) string { return strings.Join(c.JudgeEndpoint(o).Hosts, ",") }
+	if got := judge(Overrides{Host: "flag:1"}); got != "flag:1" {
+		t.Errorf("judge without a host of its own follows run's --host: %q", got)
+	}
+	c.Judge.Host = "judge:1"
+	if got := judge(Overrides{Host: "flag:1", OllamaHost: "env:1"}); got != "judge:1" {
+		t.Errorf("[judge] host is over run's --host and OLLAMA_HOST: %q", got)
+	}
+	if got := judge(Overrides{JudgeHost: "jflag:1"}); got != "jflag:1" {
+		t.Errorf("classify's --host is over [judge] host: %q", got)
 	}
 }
