@@ -38,8 +38,21 @@ type RunModel struct {
 	Digest  string         `json:"digest"`
 	Options map[string]any `json:"options"`
 	Think   any            `json:"think,omitempty"`
-	// ContextLength is the model's trained context, from /api/show.
+	// ContextLength is the model's trained context, from /api/show, or
+	// the context an OpenAI-compatible server reports.
 	ContextLength int `json:"context_length"`
+	// Backend is the API the model was asked through: "ollama" or
+	// "openai".
+	Backend string `json:"backend,omitempty"`
+	// ModelID is the server's own id for the model (Ollama's canonical
+	// name, or the id in an OpenAI-compatible /v1/models).
+	ModelID string `json:"model_id,omitempty"`
+	// BaseURL is the base URL of the model's server; for several hosts,
+	// all of them, comma-separated. Hosts lists them one by one.
+	BaseURL string   `json:"base_url,omitempty"`
+	Hosts   []string `json:"hosts,omitempty"`
+	// ServerVersion is the server's version, when its API says it.
+	ServerVersion string `json:"server_version,omitempty"`
 }
 
 // Artifact is an input file set with its content hash: the data set, or

@@ -112,7 +112,11 @@ type Sample struct {
 	// model stopped inside its scratchpad and was asked to go on.
 	Turns int `json:"turns"`
 
-	PromptTokens int    `json:"prompt_tokens"`
+	PromptTokens int `json:"prompt_tokens"`
+	// CachedTokens is the part of the first turn's prompt_tokens the
+	// server says came from its prompt cache, when it says (OpenAI-
+	// compatible servers that report cached tokens; Ollama does not).
+	CachedTokens int    `json:"cached_tokens,omitempty"`
 	OutputTokens int    `json:"output_tokens"`
 	NumCtx       int    `json:"num_ctx"`
 	DoneReason   string `json:"done_reason"`
@@ -130,6 +134,14 @@ type Sample struct {
 	// PromptEvalMS is the server's time spent reading the prompt; near zero
 	// when the prefix came from its cache.
 	PromptEvalMS int64 `json:"prompt_eval_ms"`
+	// EvalMS is the server's time spent writing the answer, when it says
+	// (Ollama does).
+	EvalMS int64 `json:"eval_ms,omitempty"`
+
+	// Host is the base URL of the server that gave the answer, Backend the
+	// API it was asked through ("ollama" or "openai").
+	Host    string `json:"host,omitempty"`
+	Backend string `json:"backend,omitempty"`
 }
 
 // Key identifies a sample within a run: the same key is the same planned

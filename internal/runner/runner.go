@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/probe-eval/probe/internal/config"
@@ -40,15 +40,24 @@ type Options struct {
 	Dataset   *dataset.Set
 	Requests  []dataset.Request
 	Samples   int
-	Client    llm.Client
+	// Servers connects each model to its server: one host or several.
+	Servers *Servers
 
 	ProbeVersion string
 	// Now and Backoff are injected so tests are deterministic and fast;
 	// both are called from several goroutines.
 	Now     func() time.Time
 	Backoff func(attempt int) time.Duration
-	// Log receives progress lines; nil discards them.
+	// Log receives messages for people: the plan, warnings, a model
+	// stopped; nil discards them. Progress is Observe's.
 	Log io.Writer
+	// Observe, when set, is told each Event as it happens (see Event).
+	Observe func(Event)
+	// WarmUp sends, before each model's samples, one request per host and
+	// slot with the first prompt and a one-token answer, so that the cold
+	// reading of the system prompt, and loading the model, are paid before
+	// timed work (see llm.Hosts.Warm). probe run always sets it.
+	WarmUp bool
 }
 
 // Result says what one invocation did.
@@ -77,21 +86,16 @@ var ErrIncompatible = errors.New("run was started with a different setup")
 // ErrModelsFailed means some models could not be run at all.
 var ErrModelsFailed = errors.New("some models could not be run")
 
-// DefaultBackoff waits 1 s, 2 s, 4 s ... between attempts, at most 30 s.
-func DefaultBackoff(attempt int) time.Duration {
-	return min(time.Second<<(attempt-1), 30*time.Second)
-}
-
 // Run runs (or resumes) the experiment into o.Dir.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.Backoff == nil {
-		o.Backoff = DefaultBackoff
-	}
 	if o.Log == nil {
 		o.Log = io.Discard
+	}
+	if o.Observe == nil {
+		o.Observe = func(Event) {}
 	}
 	// A model given twice would ask each of its samples twice.
 	seen := map[string]bool{}
@@ -101,12 +105,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		seen[m.Name] = true
 	}
-	// Ask the server first, so a run that cannot start leaves no folder.
-	version, err := o.Client.Version(ctx)
-	if err != nil {
-		return nil, err
-	}
-	models, err := Prepare(ctx, o.Client, o.Models, o.Scenarios, o.Requests)
+	stop := o.Servers.Watch(func(host string, err error) {
+		fmt.Fprintf(o.Log, "probe: warning: dropped %s, which stopped answering (%v); its requests go to the other hosts\n", host, err)
+		o.Observe(HostDropped{Host: host, Err: err})
+	})
+	defer stop()
+	// Ask the servers first, so a run that cannot start leaves no folder.
+	models, err := Prepare(ctx, o.Servers, o.Models, o.Scenarios, o.Requests)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +130,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	keepSized(models, sizedBefore(prev, o.Models))
-	meta := o.describe(version, models)
+	meta := o.describe(models)
 	if resumed {
 		if err := compatible(prev, meta); err != nil {
 			return nil, fmt.Errorf("%s: %w: %v; start a new run with another --run", o.Dir, ErrIncompatible, err)
@@ -143,18 +148,21 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	defer app.Close()
 
 	res := &Result{Counts: map[record.Outcome]int{}, Stops: map[string]int{}, Torn: done.Torn || cut > 0}
-	var plans [][]Job
+	plans := map[*Model][]Job{}
+	ev := PlanEvent{Run: o.RunID}
 	for _, m := range models {
 		var todo []Job
-		for _, j := range Plan(m.Name, o.Scenarios, o.Requests, o.Samples) {
-			res.Planned++
-			if done.Done(j.Key()) {
-				res.Skipped++
-				continue
+		planned := Plan(m.Name, o.Scenarios, o.Requests, o.Samples)
+		for _, j := range planned {
+			if !done.Done(j.Key()) {
+				todo = append(todo, j)
 			}
-			todo = append(todo, j)
 		}
-		plans = append(plans, todo)
+		res.Planned += len(planned)
+		res.Skipped += len(planned) - len(todo)
+		plans[m] = todo
+		ev.Models = append(ev.Models, ModelPlan{Name: m.Name, Tag: m.Tag, Backend: m.Backend(), Hosts: m.Server.Live(),
+			Slots: max(m.Server.Slots(), 1), NumCtx: m.NumCtx, Planned: len(planned), Done: len(planned) - len(todo)})
 	}
 	meta.Planned = max(meta.Planned, res.Planned)
 	session := record.Session{StartedAt: o.Now().UTC(), Status: "running"}
@@ -168,20 +176,19 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if note := done.IgnoredNote(filepath.Join(o.Dir, record.SamplesFile)); note != "" {
 		fmt.Fprintf(o.Log, "probe: %s\n", note)
 	}
-	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go; %s per model, each sent as one block so the server's prompt cache holds it (Ollama %s at %s)\n",
-		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, plural(SystemPrompts(o.Scenarios), "system prompt"), version, o.Client.Host())
-
-	r := &run{o: o, app: app, res: res, start: o.Now(), todo: res.Planned - res.Skipped}
-	var runErr error
-	for i, m := range models {
-		if len(plans[i]) == 0 {
-			continue
-		}
-		fmt.Fprintf(o.Log, "probe: %s: num_ctx %d%s, %d samples\n", m.describe(), m.NumCtx, sizedNote(m), len(plans[i]))
-		if runErr = r.model(ctx, m, plans[i]); runErr != nil {
-			break
+	fmt.Fprintf(o.Log, "probe: run %s: %d samples planned, %d already done, %d to go; %s per model, each sent as one block so the server's prompt cache holds it\n",
+		o.RunID, res.Planned, res.Skipped, res.Planned-res.Skipped, plural(SystemPrompts(o.Scenarios), "system prompt"))
+	for _, m := range models {
+		if n := len(plans[m]); n > 0 {
+			fmt.Fprintf(o.Log, "probe: %s: %s, %d samples, %s\n", m.describe(), windowNote(m), n, serverNote(m))
 		}
 	}
+	o.Observe(ev)
+
+	r := &run{o: o, res: res, policy: llm.Policy{
+		Retries: o.Config.Retries, Timeout: o.Config.RequestTimeout.Duration, Backoff: o.Backoff,
+	}}
+	runErr := r.lanes(ctx, models, plans, app)
 
 	s := &meta.Sessions[len(meta.Sessions)-1]
 	s.FinishedAt = o.Now().UTC()
@@ -212,21 +219,41 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-func sizedNote(m *Model) string {
-	if m.NumCtxSized {
-		return " (sized from the prompt; set num_ctx in models.toml to fix it)"
+// windowNote words a model's context window for the plan's lines.
+func windowNote(m *Model) string {
+	switch {
+	case m.NumCtx == 0 && m.Info.ContextLength > 0:
+		return fmt.Sprintf("context %d, set by the server", m.Info.ContextLength)
+	case m.NumCtx == 0:
+		return "context set by the server"
+	case m.NumCtxSized:
+		return fmt.Sprintf("num_ctx %d (sized from the prompt; set num_ctx in models.toml to fix it)", m.NumCtx)
 	}
-	return ""
+	return fmt.Sprintf("num_ctx %d", m.NumCtx)
+}
+
+// serverNote words where a model runs.
+func serverNote(m *Model) string {
+	hosts := m.Server.Live()
+	what := "Ollama"
+	if m.Backend() == llm.BackendOpenAI {
+		what = "OpenAI-compatible API"
+	}
+	if m.Version != "" {
+		what += " " + m.Version
+	}
+	slots := m.Server.Slots()
+	if len(hosts) == 1 {
+		return fmt.Sprintf("%s at %s, %d at a time", what, hosts[0], max(slots, 1))
+	}
+	return fmt.Sprintf("%s on %d hosts (%s), %d at a time each", what, len(hosts), strings.Join(hosts, ", "), max(slots, 1)/len(hosts))
 }
 
 // run is one invocation's shared state.
 type run struct {
-	o     Options
-	app   *record.Appender
-	res   *Result
-	start time.Time
-	todo  int
-	n     int
+	o      Options
+	res    *Result
+	policy llm.Policy
 }
 
 // modelFailure stops a model's remaining jobs when the server rejects its
@@ -235,78 +262,166 @@ type modelFailure struct{ err error }
 
 func (e *modelFailure) Error() string { return e.err.Error() }
 
-// model runs one model's jobs with the configured number in flight, and
-// writes each record as it arrives, from this goroutine only.
-func (r *run) model(ctx context.Context, m *Model, jobs []Job) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+// written is what a lane hands the writer: a finished sample, or a model
+// it stopped.
+type written struct {
+	rec    *record.Sample
+	failed string
+}
 
-	jobCh := make(chan Job)
-	out := make(chan record.Sample)
-	var wg sync.WaitGroup
-	for range r.o.Config.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobCh {
-				if ctx.Err() != nil {
-					return
-				}
-				rec, err := r.sample(ctx, m, j)
-				if err != nil {
-					cancel(err)
-					return
-				}
-				// A finished sample is always handed over: the writer
-				// reads until every worker is gone.
-				out <- rec
-				if rec.Outcome == record.Error && stopsModel(rec.Error) {
-					cancel(&modelFailure{err: fmt.Errorf("%s: %s", m.describe(), rec.Error)})
-				}
+// lanes runs the models, writing every record from this goroutine. Models
+// that share a server (any host) form one lane and run one after another,
+// each in one block, so that a server that holds one model at a time loads
+// each model once; lanes on different servers run at the same time.
+func (r *run) lanes(ctx context.Context, models []*Model, plans map[*Model][]Job, app *record.Appender) error {
+	var lanes [][]*Model
+	for _, lane := range lanesOf(models) {
+		var todo []*Model
+		for _, m := range lane {
+			if len(plans[m]) > 0 {
+				todo = append(todo, m)
 			}
-		}()
+		}
+		if len(todo) > 0 {
+			lanes = append(lanes, todo)
+		}
 	}
-	go func() {
-		defer close(jobCh)
-		for _, j := range jobs {
-			select {
-			case jobCh <- j:
-			case <-ctx.Done():
-				return
+	return llm.Each(ctx, len(lanes), lanes, func(ctx context.Context, lane []*Model, send func(written)) error {
+		for _, m := range lane {
+			err := r.model(ctx, m, plans[m], func(rec record.Sample) { send(written{rec: &rec}) })
+			var mf *modelFailure
+			switch {
+			case errors.As(err, &mf):
+				fmt.Fprintf(r.o.Log, "probe: stopping %s: %v\n", m.describe(), mf.err)
+				send(written{failed: mf.Error()})
+			case err != nil:
+				return err
 			}
+			r.o.Observe(ModelFinished{Model: m.Name, Err: err})
 		}
-	}()
-	go func() { wg.Wait(); close(out) }()
-
-	var writeErr error
-	for rec := range out {
-		if writeErr != nil {
-			continue // drain; nothing more is written after a failed write
+		return nil
+	}, func(w written) error {
+		if w.rec == nil {
+			r.res.Failed = append(r.res.Failed, w.failed)
+			return nil
 		}
-		if err := r.app.Append(rec); err != nil {
-			writeErr = fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
-			cancel(writeErr)
-			continue
+		if err := app.Append(*w.rec); err != nil {
+			return fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
 		}
 		r.res.Written++
-		r.res.Counts[rec.Outcome]++
-		if rec.Stop != "" {
-			r.res.Stops[rec.Stop]++
+		r.res.Counts[w.rec.Outcome]++
+		if w.rec.Stop != "" {
+			r.res.Stops[w.rec.Stop]++
 		}
-		r.n++
-		r.progress(rec)
-	}
-	err := context.Cause(ctx)
-	var mf *modelFailure
-	switch {
-	case err == nil:
+		r.o.Observe(SampleFinished{Sample: *w.rec})
 		return nil
-	case errors.As(err, &mf):
-		r.res.Failed = append(r.res.Failed, mf.Error())
-		fmt.Fprintf(r.o.Log, "probe: stopping %s: %v\n", m.describe(), mf.err)
-		return nil
+	})
+}
+
+// lanesOf groups models that share a server, directly or through another
+// model, keeping the order of models within and across groups.
+func lanesOf(models []*Model) [][]*Model {
+	lane := make([]int, len(models))
+	for i := range lane {
+		lane[i] = i
 	}
-	return err
+	find := func(i int) int {
+		for lane[i] != i {
+			i = lane[i]
+		}
+		return i
+	}
+	for i, a := range models {
+		for j := range i {
+			if shareServer(a, models[j]) {
+				lane[find(i)] = find(j)
+			}
+		}
+	}
+	var out [][]*Model
+	index := map[int]int{}
+	for i, m := range models {
+		root := find(i)
+		k, ok := index[root]
+		if !ok {
+			k = len(out)
+			index[root] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], m)
+	}
+	return out
+}
+
+// shareServer reports whether two models have a host in common: the same
+// host and port, whatever the API (Ollama's native API and its /v1 are one
+// server).
+func shareServer(a, b *Model) bool {
+	if a.Server == b.Server {
+		return true
+	}
+	for _, x := range a.Server.Live() {
+		for _, y := range b.Server.Live() {
+			if SameServer(x, y) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// SameServer reports whether two base URLs name the same server (host and
+// port), whatever their paths.
+func SameServer(a, b string) bool {
+	ua, erra := url.Parse(a)
+	ub, errb := url.Parse(b)
+	if erra != nil || errb != nil {
+		return a == b
+	}
+	return strings.EqualFold(ua.Host, ub.Host)
+}
+
+// model runs one model's jobs, as many at once as its server has slots,
+// after one warm-up request per host and slot, and hands each record to
+// write as it is finished.
+func (r *run) model(ctx context.Context, m *Model, jobs []Job, write func(record.Sample)) error {
+	r.o.Observe(ModelStarted{Model: m.Name})
+	if r.o.WarmUp && len(jobs) >= max(m.Server.Slots(), 1) {
+		r.warm(ctx, m, jobs[0])
+	}
+	return llm.Each(ctx, m.Server.Slots(), jobs, func(ctx context.Context, j Job, send func(record.Sample)) error {
+		rec, err := r.sample(ctx, m, j)
+		if err != nil {
+			return err
+		}
+		// A finished sample is always handed over, before the model is
+		// stopped for it.
+		send(rec)
+		if rec.Outcome == record.Error && stopsModel(rec.Error) {
+			return &modelFailure{err: fmt.Errorf("%s: %s", m.describe(), rec.Error)}
+		}
+		return nil
+	}, func(rec record.Sample) error {
+		write(rec)
+		return nil
+	})
+}
+
+// warm sends j's first prompt, with a one-token answer, to every host and
+// slot of m's server at once (llm.Hosts.Warm). Its failures are left to
+// the samples, which record them.
+func (r *run) warm(ctx context.Context, m *Model, j Job) {
+	user, err := j.Scenario.User(j.Tier == record.Free, j.Request.Request)
+	if err != nil {
+		return
+	}
+	req := m.request([]llm.Message{{Role: "system", Content: j.Scenario.System}, {Role: "user", Content: user}}, j.Sample)
+	req.Options = maps.Clone(req.Options)
+	req.Options["num_predict"] = 1
+	req.KeepAlive = r.o.Config.KeepAlive.Duration
+	m.Server.Warm(ctx, req, r.o.Config.RequestTimeout.Duration, func(resp *llm.ChatResponse, err error) {
+		r.o.Observe(WarmedUp{Model: m.Name, Response: resp, Err: err})
+	})
 }
 
 // Errors that would repeat for every request of a model.
@@ -319,38 +434,6 @@ func stopsModel(msg string) bool {
 	return strings.HasPrefix(msg, msgContext) || strings.HasPrefix(msg, msgBadReq)
 }
 
-func (r *run) progress(rec record.Sample) {
-	elapsed := r.o.Now().Sub(r.start)
-	eta := ""
-	if left := r.todo - r.n; left > 0 && r.n > 0 {
-		eta = fmt.Sprintf("  eta %s", (elapsed / time.Duration(r.n) * time.Duration(left)).Round(time.Second))
-	}
-	detail := ""
-	if rec.Outcome == record.Error {
-		detail = ": " + firstLine(rec.Error)
-	}
-	what := string(rec.Outcome)
-	if rec.Stop != "" {
-		what += " (" + StopWords(rec.Stop) + ")"
-	}
-	fmt.Fprintf(r.o.Log, "[%*d/%d] %s %s %s %s#%d %s %.1fs%s%s\n",
-		len(fmt.Sprint(r.todo)), r.n, r.todo, rec.Model, scenarioLabel(rec), rec.QueryID, rec.Tier, rec.Sample,
-		what, float64(rec.DurationMS)/1000, eta, detail)
-}
-
-// scenarioLabel names a sample's scenario and variant as Scenario.Label does.
-func scenarioLabel(rec record.Sample) string {
-	if rec.Variant == "" {
-		return rec.Scenario
-	}
-	return rec.Scenario + "+" + rec.Variant
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
-
 // sample runs one job to a record. It returns an error only when the whole
 // run must stop (the server is gone, the model vanished, or the run was
 // cancelled); a failure of this one sample is a record with Error set.
@@ -359,18 +442,25 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	rec := record.Sample{
 		V: record.Version, Run: r.o.RunID, Model: m.Name, Tag: m.Tag, Scenario: j.Scenario.Name,
 		Variant: j.Scenario.Variant, Vars: j.Scenario.Vars, QueryID: j.Request.ID, Category: j.Request.Category, Request: j.Request.Request,
-		Tier: j.Tier, Sample: j.Sample, NumCtx: m.NumCtx, StartedAt: start.UTC(),
+		Tier: j.Tier, Sample: j.Sample, NumCtx: m.NumCtx, Backend: m.Backend(), StartedAt: start.UTC(),
 	}
 	user, err := j.Scenario.User(j.Tier == record.Free, j.Request.Request)
 	if err != nil {
 		return rec, err
 	}
+	r.o.Observe(SampleStarted{Job: j})
 	msgs := []llm.Message{{Role: "system", Content: j.Scenario.System}, {Role: "user", Content: user}}
 	var content, thinking strings.Builder
-	var promptEval time.Duration
+	var promptEval, eval time.Duration
+	window := m.window()
 	for turn := 1; ; turn++ {
-		resp, attempts, err := r.chat(ctx, m, j.Sample, msgs)
-		rec.Attempts += attempts
+		req := m.request(msgs, j.Sample)
+		req.KeepAlive = r.o.Config.KeepAlive.Duration
+		key := j.Key()
+		req.Stream = func(c llm.Chunk) { r.o.Observe(Chunk{Key: key, Turn: turn, Chunk: c}) }
+		res, err := r.policy.Chat(ctx, m.Server, llm.Call{Request: req})
+		resp := res.Response
+		rec.Attempts += res.Attempts
 		rec.Turns = turn
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, llm.ErrUnreachable) || errors.Is(err, llm.ErrModelNotFound) {
@@ -383,10 +473,11 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 				rec.Stop = record.StopWindow
 				break
 			}
-			rec.Outcome, rec.Error = record.Error, describe(err, m)
+			rec.Outcome, rec.Error = record.Error, r.describe(err, m)
 			break
 		}
-		if turn > 1 && resp.PromptTokens >= m.NumCtx {
+		rec.Host, rec.Backend = resp.Host, resp.Backend
+		if turn > 1 && window > 0 && resp.PromptTokens >= window {
 			// As above, but the server took the continuation and may have
 			// cut it: this turn's answer is dropped, the earlier ones stand.
 			rec.Stop = record.StopWindow
@@ -395,18 +486,20 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		content.WriteString(resp.Content)
 		thinking.WriteString(resp.Thinking)
 		promptEval += resp.PromptEval
+		eval += resp.Eval
 		if turn == 1 {
-			rec.PromptTokens = resp.PromptTokens
+			rec.PromptTokens, rec.CachedTokens = resp.PromptTokens, resp.CachedTokens
 		}
 		rec.OutputTokens += resp.OutputTokens
 		rec.DoneReason = resp.DoneReason
-		if resp.PromptTokens >= m.NumCtx {
-			// The first prompt filled the whole window: Ollama may have cut
-			// it, so the answer cannot be trusted as an answer to our prompt.
+		if window > 0 && resp.PromptTokens >= window {
+			// The first prompt filled the whole window: the server may have
+			// cut it, so the answer cannot be trusted as an answer to our
+			// prompt.
 			rec.Truncated = true
 			rec.Outcome = record.Error
-			rec.Error = fmt.Sprintf("%s: prompt_eval_count %d reached num_ctx %d on turn %d; raise num_ctx for %s",
-				msgContext, resp.PromptTokens, m.NumCtx, turn, m.Name)
+			rec.Error = fmt.Sprintf("%s: prompt_eval_count %d reached %s on turn %d; %s",
+				msgContext, resp.PromptTokens, windowName(m), turn, raiseWindow(m))
 			break
 		}
 		if !outcome.NeedsMore(content.String()) {
@@ -421,7 +514,7 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 			llm.Message{Role: "user", Content: j.Scenario.Next})
 	}
 	rec.Response, rec.Thinking = content.String(), thinking.String()
-	rec.PromptEvalMS = promptEval.Milliseconds()
+	rec.PromptEvalMS, rec.EvalMS = promptEval.Milliseconds(), eval.Milliseconds()
 	rec.DurationMS = r.o.Now().Sub(start).Milliseconds()
 	if rec.Outcome != record.Error {
 		p := outcome.Parse(rec.Response)
@@ -442,6 +535,22 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		}
 	}
 	return rec, nil
+}
+
+// windowName names a model's window in messages.
+func windowName(m *Model) string {
+	if m.NumCtx > 0 {
+		return fmt.Sprintf("num_ctx %d", m.NumCtx)
+	}
+	return fmt.Sprintf("the server's context %d", m.window())
+}
+
+// raiseWindow says how to give a model a larger window.
+func raiseWindow(m *Model) string {
+	if m.Backend() == llm.BackendOpenAI {
+		return fmt.Sprintf("restart the server of %s with a larger context (vLLM --max-model-len, SGLang --context-length, llama.cpp --ctx-size, Ollama OLLAMA_CONTEXT_LENGTH)", m.Name)
+	}
+	return fmt.Sprintf("raise num_ctx for %s", m.Name)
 }
 
 // StopWords says in a few words why an answer ended without output, for
@@ -473,61 +582,19 @@ func UnparsedSummary(n int, stops map[string]int) string {
 	return fmt.Sprintf("%d unparsed (%s)", n, strings.Join(parts, ", "))
 }
 
-// sampleOptions gives sample k of a request the seed seed+k, so that a
-// seeded run is reproducible and its repeated samples still differ.
-func sampleOptions(opts map[string]any, k int) map[string]any {
-	seed, ok := opts["seed"].(int)
-	if !ok || k == 0 {
-		return opts
-	}
-	o := maps.Clone(opts)
-	o["seed"] = seed + k
-	return o
-}
-
 // describe words a sample's failure for its record and the progress line.
-func describe(err error, m *Model) string {
+func (r *run) describe(err error, m *Model) string {
 	switch {
-	case errors.Is(err, llm.ErrContextExceeded):
+	case errors.Is(err, llm.ErrContextExceeded) && m.NumCtx > 0:
 		return fmt.Sprintf("%s: Ollama refused the prompt as longer than num_ctx %d; raise num_ctx for %s in models.toml", msgContext, m.NumCtx, m.Name)
+	case errors.Is(err, llm.ErrContextExceeded):
+		return fmt.Sprintf("%s: the server refused the prompt as longer than its context: %v; %s", msgContext, err, raiseWindow(m))
 	case errors.Is(err, llm.ErrBadRequest):
 		return fmt.Sprintf("%s: %v", msgBadReq, err)
+	case errors.Is(err, llm.ErrTimeout):
+		return fmt.Sprintf("no complete answer within %s (request_timeout in models.toml)", r.o.Config.RequestTimeout.Duration)
 	}
 	return err.Error()
-}
-
-// chat sends one turn, trying again after transient failures. It returns
-// how many attempts it made.
-func (r *run) chat(ctx context.Context, m *Model, sample int, msgs []llm.Message) (*llm.ChatResponse, int, error) {
-	req := &llm.ChatRequest{
-		Model:     m.Tag,
-		Messages:  msgs,
-		Options:   sampleOptions(m.Options, sample),
-		Think:     m.Think,
-		KeepAlive: r.o.Config.KeepAlive.Duration,
-	}
-	timeout := r.o.Config.RequestTimeout.Duration
-	for attempt := 1; ; attempt++ {
-		tctx, cancel := context.WithTimeout(ctx, timeout)
-		resp, err := r.o.Client.Chat(tctx, req)
-		timedOut := errors.Is(tctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
-		cancel()
-		switch {
-		case err == nil:
-			return resp, attempt, nil
-		case ctx.Err() != nil:
-			return nil, attempt, context.Cause(ctx)
-		case timedOut:
-			return nil, attempt, fmt.Errorf("no complete answer within %s (request_timeout in models.toml)", timeout)
-		case !llm.Retryable(err) || attempt > r.o.Config.Retries:
-			return nil, attempt, err
-		}
-		select {
-		case <-time.After(r.o.Backoff(attempt)):
-		case <-ctx.Done():
-			return nil, attempt, context.Cause(ctx)
-		}
-	}
 }
 
 // sizedBefore returns the num_ctx an earlier session of the run used for
@@ -560,12 +627,23 @@ func keepSized(models []*Model, sized map[string]int) {
 }
 
 // describe builds run.json's content for this invocation.
-func (o Options) describe(version string, models []*Model) record.Run {
+func (o Options) describe(models []*Model) record.Run {
+	var hosts, versions []string
+	for _, m := range models {
+		for _, h := range m.Server.Live() {
+			if !slices.Contains(hosts, h) {
+				hosts = append(hosts, h)
+			}
+		}
+		if m.Version != "" && !slices.Contains(versions, m.Version) {
+			versions = append(versions, m.Version)
+		}
+	}
 	meta := record.Run{
 		ID:           o.RunID,
 		ProbeVersion: o.ProbeVersion,
-		Host:         o.Client.Host(),
-		Ollama:       version,
+		Host:         strings.Join(hosts, ", "),
+		Ollama:       strings.Join(versions, ", "),
 		ConfigFile:   o.Config.File,
 		Config:       o.Config,
 		Dataset:      record.Artifact{Name: o.Dataset.Name, Source: o.Dataset.Source, SHA256: o.Dataset.SHA256},
@@ -576,7 +654,8 @@ func (o Options) describe(version string, models []*Model) record.Run {
 	for _, m := range models {
 		meta.Models = append(meta.Models, record.RunModel{
 			Name: m.Name, Tag: m.Tag, Digest: m.Info.Digest, Options: m.Options, Think: m.Think,
-			ContextLength: m.Info.ContextLength,
+			ContextLength: m.Info.ContextLength, Backend: m.Backend(), ModelID: m.Info.ID,
+			BaseURL: m.Info.Host, Hosts: m.Server.Live(), ServerVersion: m.Version,
 		})
 	}
 	for _, sc := range o.Scenarios {
@@ -606,6 +685,9 @@ func compatible(prev, next record.Run) error {
 		for _, p := range prev.Models {
 			if p.Name != n.Name {
 				continue
+			}
+			if p.Backend != "" && p.Backend != n.Backend {
+				return fmt.Errorf("model %s was served through the %s API, now %s", n.Name, p.Backend, n.Backend)
 			}
 			if p.Tag != n.Tag || p.Digest != n.Digest {
 				return fmt.Errorf("model %s was %s (%s), now %s (%s)", n.Name, p.Tag, short(p.Digest), n.Tag, short(n.Digest))
