@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/probe-eval/probe/internal/llm"
@@ -27,8 +30,21 @@ type ClassifyOptions struct {
 	RetryUnclassified bool
 	// Concurrency is how many samples are judged at once.
 	Concurrency int
-	// Log receives progress lines; nil discards them.
+	// Log receives messages; nil discards them. Without Observe it also
+	// gets a progress line per verdict.
 	Log io.Writer
+	// Observe, when set, is told each verdict as it is written, from the
+	// goroutine that called Classify.
+	Observe func(record.Judgment)
+
+	// Follow, when set, makes Classify judge the samples as the generate
+	// stage writes them, while it still runs: samples.jsonl is read again
+	// each time Follow delivers, and once more when Follow is closed, at
+	// the end of generation, after which Classify takes the run's lock for
+	// what is left. The caller (probe run) holds the lock until then.
+	// Longest then sizes num_ctx, since the answers are not known yet.
+	Follow  <-chan struct{}
+	Longest int
 }
 
 // ClassifyResult says what one invocation did.
@@ -68,25 +84,23 @@ type job struct {
 // Classify judges every answered sample of o.Dir that has no settled
 // verdict from this judge and wording, appending one line per sample and
 // question to judgments.jsonl. It holds the run folder's lock, so it never
-// runs beside a probe run writing the same folder.
+// runs beside a probe run writing the same folder (with Follow, from the
+// end of generation; see ClassifyOptions.Follow).
 func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
 	o.Concurrency = max(o.Concurrency, 1)
 	o.Judge.Model = record.CanonicalModel(o.Judge.Model)
-	if _, err := os.Stat(filepath.Join(o.Dir, record.SamplesFile)); err != nil {
-		return nil, fmt.Errorf("no samples to judge: %w", err)
-	}
-	lock, err := record.LockDir(o.Dir)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-
-	samples, err := record.ReadSamples(o.Dir)
-	if err != nil {
-		return nil, err
+	if o.Follow == nil {
+		if _, err := os.Stat(filepath.Join(o.Dir, record.SamplesFile)); err != nil {
+			return nil, fmt.Errorf("no samples to judge: %w", err)
+		}
+		lock, err := record.LockDir(o.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
 	}
 	done, err := record.ReadJudgments(o.Dir)
 	if err != nil {
@@ -96,33 +110,134 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &ClassifyResult{Ineligible: map[record.Kind]int{}, Labels: map[record.Kind]map[string]int{}, Torn: done.Torn}
-	byKind := map[record.Kind][]job{}
-	longest := 0
-	for _, s := range samples.All() {
-		qs, err := asks.For(s)
+	f := &finder{o: o, done: done, asks: asks, res: &ClassifyResult{Ineligible: map[record.Kind]int{}, Labels: map[record.Kind]map[string]int{}, Torn: done.Torn}}
+	var jobs []job
+	if o.Follow == nil {
+		samples, err := record.ReadSamples(o.Dir)
 		if err != nil {
 			return nil, err
 		}
-		if s.Answered() {
-			res.Samples++
+		if jobs, err = f.find(samples.All()); err != nil {
+			return nil, err
 		}
-		for _, q := range qs {
-			if res.Labels[q.Kind] == nil {
-				res.Labels[q.Kind] = map[string]int{}
+	}
+	res := f.res
+	app, cut, err := record.OpenAppender(filepath.Join(o.Dir, record.JudgmentsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer app.Close()
+	res.Torn = res.Torn || cut > 0
+	if res.Torn {
+		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that verdict will be asked again\n", record.JudgmentsFile)
+	}
+	if len(jobs) == 0 && o.Follow == nil {
+		fmt.Fprintf(o.Log, "probe: judge %s: nothing to judge (%d verdicts already settled)\n", o.Judge.Model, res.Skipped)
+		return res, nil
+	}
+	longest := o.Longest
+	for _, jb := range jobs {
+		longest = max(longest, PromptBytes(jb.q, jb.t))
+	}
+
+	w := &writer{app: app, res: res, log: o.Log, observe: o.Observe, todo: len(jobs), start: time.Now()}
+	if err := o.Judge.Prepare(ctx, longest); err != nil {
+		if errors.Is(err, llm.ErrUnreachable) {
+			if o.Follow != nil {
+				// Nothing was read yet: the samples stay unjudged, and
+				// the next probe classify asks them.
+				return res, fmt.Errorf("%w: %v", ErrJudgeUnreachable, err)
 			}
-			t := FromSample(s)
+			return res, w.lose(jobs, o.Judge, err)
+		}
+		return res, fmt.Errorf("judge %s: %w", o.Judge.Model, err)
+	}
+	w.now = o.Judge.Now
+	w.start = w.now()
+	ctxText := fmt.Sprintf("num_ctx %d", o.Judge.NumCtx)
+	if o.Judge.NumCtx == 0 {
+		ctxText = "the server's context"
+	}
+	if o.Follow != nil {
+		fmt.Fprintf(o.Log, "probe: judge %s on %s: judging the answers as they are written; %d votes each at temperature %g, %s\n",
+			o.Judge.Model, o.Judge.Client.Host(), o.Judge.Votes, o.Judge.Temperature, ctxText)
+		defer f.end(w)
+		if err := w.run(ctx, f.follow(ctx, w), nil, o); err != nil {
+			return res, err
+		}
+		return res, f.failed(w)
+	}
+	fmt.Fprintf(o.Log, "probe: judge %s on %s: %d verdicts to ask, %d already settled; %d votes each at temperature %g, %s\n",
+		o.Judge.Model, o.Judge.Client.Host(), len(jobs), res.Skipped, o.Judge.Votes, o.Judge.Temperature, ctxText)
+	return res, w.run(ctx, slices.Values(jobs), jobs, o)
+}
+
+// finder turns samples into the jobs they need, counting what needs none.
+type finder struct {
+	o    ClassifyOptions
+	done *record.Judgments
+	asks *Asks
+	res  *ClassifyResult
+	seen map[record.Key]bool
+	// With Follow: the run's lock, taken when generation ends, and what
+	// stopped the following; both under the writer's mu, like ended, set
+	// when Classify returns.
+	lock  *record.Lock
+	err   error
+	ended bool
+}
+
+// end releases what following took; Classify defers it.
+func (f *finder) end(w *writer) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f.ended = true
+	if f.lock != nil {
+		f.lock.Unlock()
+	}
+}
+
+// failed returns what stopped the following, if anything.
+func (f *finder) failed(w *writer) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return f.err
+}
+
+// find returns the jobs samples need: one per answered sample not seen
+// before and question asked of it (Asks.For) with no settled verdict,
+// grouped by question, so that the verdicts of one question, which share
+// the judge's system prompt, are asked one after the other.
+func (f *finder) find(samples []record.Sample) ([]job, error) {
+	if f.seen == nil {
+		f.seen = map[record.Key]bool{}
+	}
+	byKind := map[record.Kind][]job{}
+	for _, s := range samples {
+		if !s.Answered() || f.seen[s.Key()] {
+			continue
+		}
+		qs, err := f.asks.For(s)
+		if err != nil {
+			return nil, err
+		}
+		f.seen[s.Key()] = true
+		f.res.Samples++
+		t := FromSample(s)
+		for _, q := range qs {
+			if f.res.Labels[q.Kind] == nil {
+				f.res.Labels[q.Kind] = map[string]int{}
+			}
 			if !t.Eligible(q.Kind) {
-				res.Ineligible[q.Kind]++
+				f.res.Ineligible[q.Kind]++
 				continue
 			}
-			k := record.JudgmentKey{Sample: s.Key(), Kind: q.Kind, Judge: o.Judge.Model, PromptSHA256: q.SHA256}
-			if prev, ok := done.Get(k); ok && prev.Settled() && !(o.RetryUnclassified && prev.Label == record.LabelUnclassified) {
-				res.Skipped++
+			k := record.JudgmentKey{Sample: s.Key(), Kind: q.Kind, Judge: f.o.Judge.Model, PromptSHA256: q.SHA256}
+			if prev, ok := f.done.Get(k); ok && prev.Settled() && !(f.o.RetryUnclassified && prev.Label == record.LabelUnclassified) {
+				f.res.Skipped++
 				continue
 			}
 			byKind[q.Kind] = append(byKind[q.Kind], job{q: q, s: s, t: t})
-			longest = max(longest, PromptBytes(q, t))
 		}
 	}
 	kinds := make([]record.Kind, 0, len(byKind))
@@ -134,39 +249,84 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	for _, k := range kinds {
 		jobs = append(jobs, byKind[k]...)
 	}
-	app, cut, err := record.OpenAppender(filepath.Join(o.Dir, record.JudgmentsFile))
-	if err != nil {
-		return nil, err
-	}
-	defer app.Close()
-	res.Torn = res.Torn || cut > 0
-	if res.Torn {
-		fmt.Fprintf(o.Log, "probe: %s ended in a torn line from an interrupted write; it was cut off and that verdict will be asked again\n", record.JudgmentsFile)
-	}
-	if len(jobs) == 0 {
-		fmt.Fprintf(o.Log, "probe: judge %s: nothing to judge (%d verdicts already settled)\n", o.Judge.Model, res.Skipped)
-		return res, nil
-	}
+	return jobs, nil
+}
 
-	w := &writer{app: app, res: res, log: o.Log, todo: len(jobs), start: time.Now()}
-	if err := o.Judge.Prepare(ctx, longest); err != nil {
-		if errors.Is(err, llm.ErrUnreachable) {
-			return res, w.lose(jobs, o.Judge, err)
+// follow yields the jobs of samples as generation writes them (see
+// ClassifyOptions.Follow). It runs on the pool's feeding goroutine, while
+// the writer counts on another, so it counts under w's lock.
+func (f *finder) follow(ctx context.Context, w *writer) iter.Seq[job] {
+	return func(yield func(job) bool) {
+		tail := record.NewTail[record.Sample](filepath.Join(f.o.Dir, record.SamplesFile))
+		samples := &record.Samples{}
+		read := func() ([]job, error) {
+			var batch []record.Sample
+			err := tail.Read(func(_ int, s record.Sample) error {
+				if samples.Add(s) {
+					batch = append(batch, s)
+				}
+				return nil
+			})
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			jobs, ferr := f.find(batch)
+			w.todo += len(jobs)
+			return jobs, errors.Join(err, ferr)
 		}
-		return res, fmt.Errorf("judge %s: %w", o.Judge.Model, err)
+		stop := func(err error) {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			f.err = err
+		}
+		open := true
+		for {
+			if open {
+				select {
+				case <-ctx.Done():
+					return
+				case _, open = <-f.o.Follow:
+				}
+			}
+			if !open {
+				// Generation is over and has let go of the run: hold it
+				// for what is left, so no other probe writes beside us.
+				w.mu.Lock()
+				if f.ended {
+					w.mu.Unlock()
+					return
+				}
+				f.lock, f.err = record.LockDir(f.o.Dir)
+				err := f.err
+				w.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+			jobs, err := read()
+			if err != nil {
+				stop(err)
+				return
+			}
+			for _, jb := range jobs {
+				if !yield(jb) {
+					return
+				}
+			}
+			if !open {
+				return
+			}
+		}
 	}
-	w.now = o.Judge.Now
-	w.start = w.now()
-	fmt.Fprintf(o.Log, "probe: judge %s on %s: %d verdicts to ask, %d already settled; %d votes each at temperature %g, num_ctx %d\n",
-		o.Judge.Model, o.Judge.Client.Host(), len(jobs), res.Skipped, o.Judge.Votes, o.Judge.Temperature, o.Judge.NumCtx)
-	return res, w.run(ctx, jobs, o)
 }
 
 // writer appends verdicts from one goroutine and keeps the counts.
 type writer struct {
-	app   *record.Appender
-	res   *ClassifyResult
-	log   io.Writer
+	app     *record.Appender
+	res     *ClassifyResult
+	log     io.Writer
+	observe func(record.Judgment)
+	// mu guards res and todo while a follower finds jobs beside the writer.
+	mu    sync.Mutex
 	todo  int
 	n     int
 	start time.Time
@@ -178,15 +338,34 @@ type outcome struct {
 	jd record.Judgment
 }
 
-// run judges jobs with o.Concurrency in flight.
-func (w *writer) run(ctx context.Context, jobs []job, o ClassifyOptions) error {
-	idx := make([]int, len(jobs))
-	for i := range idx {
-		idx[i] = i
+// run judges jobs with o.Concurrency in flight. known, when the jobs are
+// all known at the start, are the jobs in the order jobs yields them: if
+// the judge's server goes away, those not judged are recorded as lost
+// (with Follow, only those already read are).
+func (w *writer) run(ctx context.Context, jobs iter.Seq[job], known []job, o ClassifyOptions) error {
+	var (
+		mu      sync.Mutex
+		started []job // in the order they were handed to a worker
+	)
+	written := map[int]bool{}
+	numbered := func(yield func(int) bool) {
+		for jb := range jobs {
+			mu.Lock()
+			started = append(started, jb)
+			i := len(started) - 1
+			mu.Unlock()
+			if !yield(i) {
+				return
+			}
+		}
 	}
-	written := make([]bool, len(jobs))
-	err := llm.Each(ctx, o.Concurrency, idx, func(ctx context.Context, i int, send func(outcome)) error {
-		jb := jobs[i]
+	at := func(i int) job {
+		mu.Lock()
+		defer mu.Unlock()
+		return started[i]
+	}
+	err := llm.EachOf(ctx, o.Concurrency, numbered, func(ctx context.Context, i int, send func(outcome)) error {
+		jb := at(i)
 		jd, err := o.Judge.Ask(ctx, jb.q, jb.t)
 		if err != nil && ctx.Err() != nil {
 			return nil // cut short: asked again next time
@@ -208,11 +387,17 @@ func (w *writer) run(ctx context.Context, jobs []job, o ClassifyOptions) error {
 	}
 	if errors.Is(err, llm.ErrUnreachable) {
 		var left []job
-		for i, jb := range jobs {
+		mu.Lock()
+		pending := started
+		if known != nil {
+			pending = known
+		}
+		for i, jb := range pending {
 			if !written[i] {
 				left = append(left, jb)
 			}
 		}
+		mu.Unlock()
 		return w.lose(left, o.Judge, err)
 	}
 	return err
@@ -246,6 +431,8 @@ func (w *writer) append(jd record.Judgment) error {
 	if err := w.app.Append(jd); err != nil {
 		return err
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.res.Written++
 	w.res.Labels[jd.Kind][jd.Label]++
 	for _, v := range jd.Votes {
@@ -262,6 +449,12 @@ func (w *writer) write(jd record.Judgment) error {
 	if err := w.append(jd); err != nil {
 		return err
 	}
+	if w.observe != nil {
+		w.observe(jd)
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.n++
 	eta := ""
 	if w.now != nil {

@@ -133,7 +133,55 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 	if j.NumCtx == 0 && info.Backend != llm.BackendOpenAI {
 		j.NumCtx = llm.SizeContext(longest, j.NumPredict, minNumCtx, info.ContextLength)
 	}
+	if info.Backend == llm.BackendOpenAI {
+		// Such a server sets its context where it starts, and some cut a
+		// longer prompt silently: a verdict on half a transcript would
+		// count as a verdict.
+		req, err := j.probeRequest(longest)
+		if err != nil {
+			return err
+		}
+		if _, err := llm.CheckTruncation(ctx, j.Client, req); err != nil {
+			return fmt.Errorf("judge %s: %w", j.Model, err)
+		}
+	}
 	return nil
+}
+
+// probeRequest is an af question about a made-up transcript whose prompt is
+// about longest bytes: what CheckTruncation sends for the judge.
+func (j *Judge) probeRequest(longest int) (*llm.ChatRequest, error) {
+	q, err := LoadQuestion(record.KindAF)
+	if err != nil {
+		return nil, err
+	}
+	t := Transcript{Request: "A request.", Output: "An answer."}
+	if pad := longest - PromptBytes(q, t); pad > 0 {
+		const line = "The model reasons about the request at length here. "
+		t.Scratchpad = strings.Repeat(line, pad/len(line)+1)
+	}
+	msgs, err := q.Messages(t)
+	if err != nil {
+		return nil, err
+	}
+	return &llm.ChatRequest{Model: j.Model, Messages: msgs, Options: map[string]any{"num_predict": j.NumPredict, "temperature": j.Temperature}}, nil
+}
+
+// FollowLongest bounds the judge's longest prompt before the answers are
+// written, to size its context when it judges them as they come: the
+// longest request, and reasoning and output of answerTokens tokens at
+// llm.CharsPerToken characters each (SizeContext counts them back the same
+// way).
+func FollowLongest(request string, answerTokens int) int {
+	n := 0
+	for _, k := range record.Kinds {
+		q, err := LoadQuestion(k)
+		if err != nil {
+			continue
+		}
+		n = max(n, PromptBytes(q, Transcript{Request: request, Scratchpad: strings.Repeat("x", answerTokens*llm.CharsPerToken)}))
+	}
+	return n
 }
 
 // PromptBytes is the length of the prompt that asks q about t.

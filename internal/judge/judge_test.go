@@ -426,7 +426,12 @@ func TestPrepare(t *testing.T) {
 // own context), and the votes are read as from Ollama.
 func TestJudgeThroughOpenAI(t *testing.T) {
 	f := fake(t)
-	f.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply { return reply(yes()) }
+	window := 1 << 20
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		r := reply(yes())
+		r.PromptTokens = min(len(fakeollama.PromptText(req)), window)
+		return r
+	}
 	u, err := url.Parse(f.URL + "/v1")
 	if err != nil {
 		t.Fatal(err)
@@ -448,7 +453,15 @@ func TestJudgeThroughOpenAI(t *testing.T) {
 		t.Errorf("verdict %s with %d valid votes, want af with 3", jd.Label, jd.Valid)
 	}
 	seeds := map[any]bool{}
-	for _, c := range f.Chats() {
+	for i, c := range f.Chats() {
+		if i < 2 {
+			// Prepare's check that the server keeps a 30,000-byte prompt
+			// whole (llm.CheckTruncation): one token each.
+			if c.Options["num_predict"] != 1.0 || len(fakeollama.PromptText(c)) < 30000 {
+				t.Errorf("check %d: num_predict %v, %d bytes", i, c.Options["num_predict"], len(fakeollama.PromptText(c)))
+			}
+			continue
+		}
 		var schema map[string]any
 		if c.API != "openai" || json.Unmarshal(c.Format, &schema) != nil || schema["type"] != "object" || strings.Contains(string(c.Raw), "num_ctx") {
 			t.Errorf("request %s: want the schema as response_format and no num_ctx", c.Raw)
@@ -457,6 +470,14 @@ func TestJudgeThroughOpenAI(t *testing.T) {
 	}
 	if len(seeds) != 3 {
 		t.Errorf("seeds %v, want one per vote", seeds)
+	}
+
+	// A server that cuts long prompts is refused before any vote.
+	window = 8000
+	j = newJudge(t, f)
+	j.Client, j.NumCtx = llm.NewOpenAI(u, ""), 0
+	if err := j.Prepare(context.Background(), 30000); !errors.Is(err, llm.ErrTruncating) {
+		t.Errorf("a truncating server: err = %v, want ErrTruncating", err)
 	}
 
 	j = newJudge(t, f)
