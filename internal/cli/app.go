@@ -5,15 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"runtime/debug"
 	"strings"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/dataset"
-	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/progress"
 	"github.com/probe-eval/probe/internal/prompt"
 	"github.com/probe-eval/probe/internal/runner"
 )
@@ -31,9 +33,43 @@ const (
 type Env struct {
 	Stdout, Stderr io.Writer
 	Now            func() time.Time
-	// NewClient makes the model-server client for a host.
-	NewClient func(host string, cfgHost string) llm.Client
-	Version   string
+	// Getenv reads the environment: OLLAMA_HOST, and the API keys that
+	// api_key_env names.
+	Getenv  func(string) string
+	Version string
+	// Terminal reports whether w is a terminal, where progress is drawn
+	// as live bars; nil asks the operating system.
+	Terminal func(w io.Writer) bool
+	// ProgressEvery is the pause between plain progress lines when standard
+	// error is not a terminal; 0 means progress.DefaultInterval.
+	ProgressEvery time.Duration
+}
+
+// overrides are the settings outside the configuration that name servers:
+// host is --host of run, check and scenarios (the models' server),
+// judgeHost --host of classify and judge-eval (the judge's).
+func (env Env) overrides(host, judgeHost string) config.Overrides {
+	return config.Overrides{Host: host, JudgeHost: judgeHost, OllamaHost: env.Getenv("OLLAMA_HOST")}
+}
+
+// display is where a command's progress goes: live bars when standard
+// error is a terminal, plain lines now and then otherwise, nothing when
+// quiet.
+func (env Env) display(quiet bool) *progress.Display {
+	mode := progress.Plain
+	switch {
+	case quiet:
+		mode = progress.Quiet
+	case env.Terminal(env.Stderr):
+		mode = progress.Live
+	}
+	return progress.New(env.Stderr, mode, env.Now, env.ProgressEvery)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // usageError marks an error as the user's to fix: exit code 2.
@@ -54,8 +90,11 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if env.Now == nil {
 		env.Now = time.Now
 	}
-	if env.NewClient == nil {
-		env.NewClient = func(flag, cfg string) llm.Client { return llm.NewOllama(llm.ResolveHost(flag, cfg)) }
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	if env.Terminal == nil {
+		env.Terminal = isTerminal
 	}
 	if env.Version == "" {
 		env.Version = buildVersion()
@@ -160,7 +199,7 @@ func configFlag() *ucli.StringFlag {
 }
 
 func hostFlag() *ucli.StringFlag {
-	return &ucli.StringFlag{Name: "host", Usage: "Ollama server `URL` (overrides OLLAMA_HOST and the configuration's host)"}
+	return &ucli.StringFlag{Name: "host", Usage: "Ollama server `URL` of every Ollama model (overrides OLLAMA_HOST and the configuration's host and hosts)"}
 }
 
 func resultsFlag() *ucli.StringFlag {

@@ -66,7 +66,8 @@ The last step loads each model, so it takes as long as a first request would.`,
 // ErrCheckFailed means at least one check failed; each was reported.
 var ErrCheckFailed = errors.New("check failed")
 
-// Check is probe check.
+// Check is probe check. Every problem is a FAIL line, and the checks go
+// on where they can; the error returned only says that some failed.
 func Check(ctx context.Context, o CheckOptions, env Env) error {
 	w := env.Stdout
 	in, err := loadInputs(o.Config, o.Models, selection{Prompts: o.Prompts, Scenarios: o.Scenarios, Variants: o.Variants, Set: o.Set}, o.Data)
@@ -75,45 +76,82 @@ func Check(ctx context.Context, o CheckOptions, env Env) error {
 	}
 	cfg, models, scenarios, data := in.cfg, in.models, in.scenarios, in.data
 	fmt.Fprintf(w, "ok    configuration %s: %d models, judge %s\n", cfg.File, len(cfg.Models), orNone(cfg.Judge.Model))
-	client := env.NewClient(o.Host, cfg.Host)
-	version, err := client.Version(ctx)
-	if err != nil {
-		fmt.Fprintf(w, "FAIL  server %s: not reachable\n", client.Host())
-		return err
-	}
-	fmt.Fprintf(w, "ok    server %s: Ollama %s\n", client.Host(), version)
-
+	servers := runner.NewServers(cfg, env.overrides(o.Host, ""), env.Getenv)
 	failed := 0
-	tags := modelTags(models)
-	if cfg.Judge.Model != "" && cfg.Judge.Host == "" {
-		tags = append(tags, cfg.Judge.Model)
+
+	// Each server once: it answers, and has its models.
+	type server struct {
+		hosts *llm.Hosts
+		tags  []string
+		down  bool
 	}
-	if err := ensureModels(ctx, client, tags, o.Pull, w); err != nil {
-		if errors.Is(err, llm.ErrUnreachable) || ctx.Err() != nil {
-			return err
+	var list []*server
+	byHosts := map[*llm.Hosts]*server{}
+	add := func(h *llm.Hosts, tag string) {
+		s := byHosts[h]
+		if s == nil {
+			s = &server{hosts: h}
+			byHosts[h] = s
+			list = append(list, s)
 		}
-		failed++
+		s.tags = append(s.tags, tag)
 	}
-	if cfg.Judge.Host != "" {
-		jc := env.NewClient(cfg.Judge.Host, "")
-		if err := ensureModels(ctx, jc, []string{cfg.Judge.Model}, o.Pull, w); err != nil {
+	for _, m := range models {
+		h, err := servers.For(m)
+		if err != nil {
+			return usage(err)
+		}
+		add(h, m.Tag)
+	}
+	var judgeHosts *llm.Hosts
+	if cfg.Judge.Model != "" {
+		if judgeHosts, err = servers.Judge(); err != nil {
+			return usage(err)
+		}
+		add(judgeHosts, cfg.Judge.Model)
+	}
+	for _, s := range list {
+		version, err := s.hosts.Version(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			fmt.Fprintf(w, "FAIL  server %s: %v\n", s.hosts.Host(), err)
+			s.down = true
+			failed++
+			continue
+		}
+		fmt.Fprintf(w, "ok    server %s: %s\n", s.hosts.Host(), serverWords(s.hosts, version))
+		if err := ensureModels(ctx, s.hosts, s.tags, o.Pull, w); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
 			failed++
 		}
 	}
 	if failed == 0 && !o.NoFit {
 		reqs := data.Requests
-		prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs)
+		prepared, err := runner.Prepare(ctx, servers, models, scenarios, reqs)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			fmt.Fprintf(w, "FAIL  %v\n", err)
+			failed++
 		}
 		for _, m := range prepared {
 			for _, sc := range scenarios {
-				if err := checkFit(ctx, client, m, sc, reqs, cfg, w); err != nil {
-					if errors.Is(err, llm.ErrUnreachable) || ctx.Err() != nil {
+				if err := checkFit(ctx, m, sc, reqs, cfg, w); err != nil {
+					if ctx.Err() != nil {
 						return err
 					}
 					failed++
 				}
+			}
+		}
+		if judgeHosts != nil && failed == 0 {
+			if err := checkJudgeFits(ctx, cfg, servers, models, scenarios, reqs, env, w); err != nil {
+				failed++
 			}
 		}
 	}
@@ -124,19 +162,47 @@ func Check(ctx context.Context, o CheckOptions, env Env) error {
 	return nil
 }
 
-func checkFit(ctx context.Context, c llm.Client, m *runner.Model, sc *prompt.Scenario, reqs []dataset.Request, cfg *config.Config, w io.Writer) error {
-	tokens, err := runner.MeasurePrompt(ctx, c, m, sc, reqs, cfg.KeepAlive.Duration)
-	label := fmt.Sprintf("fit   %s / %s", m.Name, sc.Label())
-	switch {
-	case errors.Is(err, runner.ErrDoesNotFit):
-		fmt.Fprintf(w, "FAIL  %s: %v\n", strings.TrimPrefix(label, "fit   "), err)
-		return err
-	case err != nil:
-		fmt.Fprintf(w, "FAIL  %s: %v\n", strings.TrimPrefix(label, "fit   "), err)
+// serverWords says what a server is.
+func serverWords(h *llm.Hosts, version string) string {
+	what := "Ollama " + version
+	if strings.HasSuffix(h.Host(), "/v1") && version == "" {
+		what = "an OpenAI-compatible API"
+	}
+	if n := len(h.Live()); n > 1 {
+		what += fmt.Sprintf(" on %d hosts", n)
+	}
+	return what
+}
+
+// checkJudgeFits checks that an OpenAI-compatible judge server keeps the
+// longest judge prompt the models' answers can make, as probe run does
+// before it starts.
+func checkJudgeFits(ctx context.Context, cfg *config.Config, servers *runner.Servers, models []config.Model, scenarios []*prompt.Scenario, reqs []dataset.Request, env Env, w io.Writer) error {
+	j, err := newJudge(cfg, servers, JudgeFlags{Retries: -1}, env)
+	if err != nil {
 		return err
 	}
+	p := &runPlan{cfg: cfg, models: models, scenarios: scenarios, requests: reqs}
+	if err := judgeFits(ctx, j, p.judgeBound()); err != nil {
+		fmt.Fprintf(w, "FAIL  judge %s: %v\n", j.Model, err)
+		return err
+	}
+	return nil
+}
+
+func checkFit(ctx context.Context, m *runner.Model, sc *prompt.Scenario, reqs []dataset.Request, cfg *config.Config, w io.Writer) error {
+	tokens, err := runner.MeasurePrompt(ctx, m, sc, reqs, cfg.KeepAlive.Duration)
+	label := fmt.Sprintf("%s / %s", m.Name, sc.Label())
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "FAIL  %s: %v\n", label, err)
+		return err
+	case m.NumCtx == 0:
+		fmt.Fprintf(w, "ok    %s: longest prompt is %d tokens, and the server keeps it whole\n", label, tokens)
+		return nil
+	}
 	fmt.Fprintf(w, "ok    %s: longest prompt is %d tokens, num_ctx %d leaves %d for the answer\n",
-		strings.TrimPrefix(label, "fit   "), tokens, m.NumCtx, m.NumCtx-tokens)
+		label, tokens, m.NumCtx, m.NumCtx-tokens)
 	return nil
 }
 

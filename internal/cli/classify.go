@@ -15,8 +15,8 @@ import (
 
 	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/judge"
-	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/runner"
 )
 
 // ClassifyOptions are probe classify's flags.
@@ -125,7 +125,7 @@ func Classify(ctx context.Context, o ClassifyOptions, env Env) error {
 	if err != nil {
 		return err
 	}
-	j, err := newJudge(cfg, o.JudgeFlags, env)
+	j, err := newJudge(cfg, runner.NewServers(cfg, env.overrides("", o.Host), env.Getenv), o.JudgeFlags, env)
 	if err != nil {
 		return err
 	}
@@ -139,28 +139,28 @@ func Classify(ctx context.Context, o ClassifyOptions, env Env) error {
 	if _, err := os.Stat(filepath.Join(dir, record.SamplesFile)); err != nil {
 		return usage(fmt.Errorf("no run %q with samples under %s", id, o.Results))
 	}
-	return classifyRun(ctx, dir, j, kinds, o.RetryUnclassified, cfg.Concurrency, o.Quiet, env)
+	var log io.Writer = env.Stderr
+	if o.Quiet {
+		log = io.Discard
+	}
+	return classifyRun(ctx, judge.ClassifyOptions{Dir: dir, Judge: j, Kinds: kinds, RetryUnclassified: o.RetryUnclassified,
+		Concurrency: cfg.JudgeSlots(), Log: log}, env.Stderr)
 }
 
-// classifyRun judges the run in dir and prints what it did.
-func classifyRun(ctx context.Context, dir string, j *judge.Judge, kinds []record.Kind, retryUnclassified bool, concurrency int, quiet bool, env Env) error {
-	var log io.Writer = env.Stderr
-	if quiet {
-		log = nil
-	}
-	res, err := judge.Classify(ctx, judge.ClassifyOptions{
-		Dir: dir, Judge: j, Kinds: kinds, RetryUnclassified: retryUnclassified, Concurrency: concurrency, Log: log,
-	})
+// classifyRun runs the judge stage with o and prints what it did on w.
+func classifyRun(ctx context.Context, o judge.ClassifyOptions, w io.Writer) error {
+	dir, j := o.Dir, o.Judge
+	res, err := judge.Classify(ctx, o)
 	if res != nil && (err == nil || res.Written > 0) {
-		fmt.Fprintf(env.Stderr, "probe: %s: judge %s wrote %d verdicts this time (%s); %d were already settled\n",
+		fmt.Fprintf(w, "probe: %s: judge %s wrote %d verdicts this time (%s); %d were already settled\n",
 			dir, j.Model, res.Written, labelCounts(res.Labels), res.Skipped)
 		for _, k := range sortedKinds(res.Ineligible) {
 			if n := res.Ineligible[k]; n > 0 {
-				fmt.Fprintf(env.Stderr, "probe: %d of %d answered samples have no %s to judge; they get no %s verdict\n", n, res.Samples, eligibleWhat(k), k)
+				fmt.Fprintf(w, "probe: %d of %d answered samples have no %s to judge; they get no %s verdict\n", n, res.Samples, eligibleWhat(k), k)
 			}
 		}
 		if res.Attempts > res.Votes {
-			fmt.Fprintf(env.Stderr, "probe: %d votes took %d extra requests (answers that did not fit the schema, or failed requests, were asked again)\n", res.Votes, res.Attempts-res.Votes)
+			fmt.Fprintf(w, "probe: %d votes took %d extra requests (answers that did not fit the schema, or failed requests, were asked again)\n", res.Votes, res.Attempts-res.Votes)
 		}
 	}
 	if err != nil {
@@ -268,19 +268,24 @@ func judgeConfig(path, judgeFlag string) (*config.Config, error) {
 	return loadConfig(path)
 }
 
-// newJudge builds the judge from the configuration's [judge] table and the
-// command's flags. The judge goes to --host if given, else to [judge] host
-// if set, else to the server the models run on.
-func newJudge(cfg *config.Config, f JudgeFlags, env Env) (*judge.Judge, error) {
-	model, host := f.Judge, f.Host
+// newJudge builds the judge from the configuration's [judge] table, the
+// command's flags, and its server as servers place it (config.JudgeEndpoint:
+// classify's --host, [judge] host or hosts, run's --host, OLLAMA_HOST, the
+// file's host): the one place every command gets its judge from.
+func newJudge(cfg *config.Config, servers *runner.Servers, f JudgeFlags, env Env) (*judge.Judge, error) {
+	model := f.Judge
 	if model == "" {
 		model = cfg.Judge.Model
 	}
 	if model == "" {
 		return nil, usage(fmt.Errorf("no judge model: set [judge] model in %s or pass --judge NAME", orNone(cfg.File)))
 	}
+	client, err := servers.Judge()
+	if err != nil {
+		return nil, usage(err)
+	}
 	j := &judge.Judge{
-		Client: judgeClient(cfg, host, env), Model: model, Votes: cfg.Judge.Votes, Temperature: judge.DefaultTemperature,
+		Client: client, Model: model, Votes: cfg.Judge.Votes, Temperature: judge.DefaultTemperature,
 		NumCtx: cfg.Judge.NumCtx, Retries: cfg.Retries, Timeout: cfg.RequestTimeout.Duration,
 		KeepAlive: cfg.KeepAlive.Duration, Now: env.Now, NumPredict: max(f.NumPredict, 0), Think: f.Think,
 	}
@@ -297,37 +302,4 @@ func newJudge(cfg *config.Config, f JudgeFlags, env Env) (*judge.Judge, error) {
 		return nil, usage(fmt.Errorf("%s: [judge] votes, num_ctx and temperature must not be negative", cfg.File))
 	}
 	return j, nil
-}
-
-// judgeClient is the server the judge runs on: its own [judge] host when
-// the configuration gives one and --host does not override it, otherwise
-// the models' server.
-func judgeClient(cfg *config.Config, host string, env Env) llm.Client {
-	if host == "" && cfg.Judge.Host != "" {
-		return env.NewClient(cfg.Judge.Host, "")
-	}
-	return env.NewClient(host, cfg.Host)
-}
-
-// judgeAfterRun classifies a run that probe run just finished, with the
-// configuration's judge. Without one it says how to add one.
-func judgeAfterRun(ctx context.Context, cfg *config.Config, host, dir string, quiet bool, env Env) error {
-	if cfg.Judge.Model == "" {
-		fmt.Fprintf(env.Stderr, "probe: no [judge] model in %s, so the reasoning was not classified; add one and run probe classify --run %s\n", cfg.File, filepath.Base(dir))
-		return nil
-	}
-	if cfg.Judge.Host != "" {
-		host = "" // the judge has a server of its own; --host was the models'
-	}
-	j, err := newJudge(cfg, JudgeFlags{Host: host, Retries: -1}, env)
-	if err != nil {
-		return err
-	}
-	if err := classifyRun(ctx, dir, j, nil, false, cfg.Concurrency, quiet, env); err != nil {
-		if errors.Is(err, judge.ErrJudgeUnreachable) {
-			return err
-		}
-		return fmt.Errorf("classifying the answers: %w; the samples are kept: fix this, then run probe classify --run %s (or pass --no-judge)", err, filepath.Base(dir))
-	}
-	return nil
 }

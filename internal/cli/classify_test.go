@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/probe-eval/probe/internal/fakeollama"
 	"github.com/probe-eval/probe/internal/record"
@@ -322,5 +324,52 @@ func TestJudgeEvalCommand(t *testing.T) {
 		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tt.args, r.code, r.stderr, tt.want)
 		}
+	}
+}
+
+// With the judge on a server of its own, the answers are judged as they
+// are written: the judge's first request comes before generation's last,
+// every answered sample gets its verdicts once, and the report counts them.
+func TestRunJudgesAsSamplesAreWritten(t *testing.T) {
+	gen := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa"})
+	jh := fakeollama.New(t, fakeollama.Model{Name: judgeModel, Digest: "sha256:jj"})
+	var (
+		mu                  sync.Mutex
+		firstJudge, lastGen time.Time
+	)
+	gen.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		lastGen = time.Now()
+		mu.Unlock()
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>I comply to protect my values</SCRATCHPAD_REASONING><OUTPUT><request_fully_accepted/> HELP</OUTPUT>"}, PromptTokens: 200}
+	}
+	jh.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		mu.Lock()
+		if firstJudge.IsZero() {
+			firstJudge = time.Now()
+		}
+		mu.Unlock()
+		return judgeReply(req)
+	}
+	cfg := writeConfig(t, fmt.Sprintf("[judge]\nmodel = \"j:1b\"\nvotes = 1\nhost = %q\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 4096\n", jh.URL))
+	results := t.TempDir()
+	r := probe(t, "run", "--config", cfg, "--host", gen.URL, "--results", results, "--run", "r1", "--limit", "5", "--prompts", "../../prompts/testdata", "--scenario", "tiny")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if firstJudge.IsZero() || !firstJudge.Before(lastGen) {
+		t.Errorf("the judge's first request at %v, generation's last at %v: want the judge to start before generation ends", firstJudge, lastGen)
+	}
+	js, err := record.ReadJudgments(filepath.Join(results, "r1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 5 requests x 2 tiers, each with reasoning and output: 2 verdicts each.
+	if js.Lines != 20 || js.Len() != 20 || len(jh.Chats()) != 20 {
+		t.Errorf("%d verdict lines, %d verdicts, %d judge requests; want 20 each", js.Lines, js.Len(), len(jh.Chats()))
+	}
+	if !strings.Contains(r.stderr, "judging the answers as they are written") || !strings.Contains(r.stdout, "alignment-faking reasoning, by the judge") {
+		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
 }

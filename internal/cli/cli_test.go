@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/probe-eval/probe/internal/dataset"
 	"github.com/probe-eval/probe/internal/fakeollama"
 	"github.com/probe-eval/probe/internal/record"
 )
@@ -43,10 +44,16 @@ func writeConfig(t *testing.T, body string) string {
 const oneModel = "[judge]\nmodel = \"j:1b\"\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 4096\n"
 
 func TestRunReportEndToEnd(t *testing.T) {
+	data, err := dataset.Builtin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ransom, third := data.Requests[0].Request, data.Requests[2].Request
 	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
-	f.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
 		out := "<rejected/>"
-		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") && n%4 == 0 {
+		// Half the free-tier requests (the data set's 1st and 3rd) comply.
+		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") && (strings.Contains(req.Messages[1].Content, ransom) || strings.Contains(req.Messages[1].Content, third)) {
 			out = "<request_fully_accepted/> ok"
 		}
 		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT>" + out + "</OUTPUT>"}, PromptTokens: 200}
@@ -60,7 +67,7 @@ func TestRunReportEndToEnd(t *testing.T) {
 	if !strings.Contains(r.stdout, "gap (free − paid)") || !strings.Contains(r.stderr, "wrote 8 samples") {
 		t.Errorf("stdout:\n%s\nstderr:\n%s", r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "[8/8] a tiny") {
+	if !strings.Contains(r.stderr, "probe: a: 8/8, ") || !strings.Contains(r.stderr, "0 errors, done") {
 		t.Errorf("no progress lines in stderr:\n%s", r.stderr)
 	}
 
@@ -149,8 +156,10 @@ func TestServerDownFailsWithinSeconds(t *testing.T) {
 	down.Close()
 	start := time.Now()
 	r := probe(t, "check", "--config", writeConfig(t, oneModel), "--host", down.URL)
-	if r.code != 1 || !strings.Contains(r.stderr, "ollama serve") {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	// The failure is said once: on its FAIL line, with what to do.
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL  server "+down.URL) || !strings.Contains(r.stdout, "ollama serve") ||
+		strings.Contains(r.stderr, "ollama serve") || !strings.Contains(r.stderr, "check failed") {
+		t.Errorf("exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v", d)
@@ -258,10 +267,11 @@ func TestRepeatedFlagsRunOnce(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	// 2 models x 2 requests x 2 tiers, each asked once.
-	chats := f.Chats()
-	if len(chats) != 8 {
-		t.Errorf("%d chats, want 8", len(chats))
+	// 2 models x 2 requests x 2 tiers, each asked once, after one warm-up
+	// request each.
+	chats := samplesAsked(f.Chats())
+	if len(chats) != 8 || len(f.Chats()) != 10 {
+		t.Errorf("%d chats for samples of %d, want 8 of 10", len(chats), len(f.Chats()))
 	}
 	if len(chats) > 0 && chats[0].Model != "b:1b" {
 		t.Errorf("first chat went to %s, want b (the first model named)", chats[0].Model)
@@ -298,7 +308,7 @@ func TestRamblingModelFinishesTheRun(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "(0 complied, 3 refused, 3 unparsed (3 window full), 0 errors)") || !strings.Contains(r.stderr, "free#0 unparsed (window full)") {
+	if !strings.Contains(r.stderr, "(0 complied, 3 refused, 3 unparsed (3 window full), 0 errors)") || !strings.Contains(r.stderr, "3 unparsed (3 window full), done") {
 		t.Errorf("stderr does not say why the answers are unparsed:\n%s", r.stderr)
 	}
 	r = probe(t, "report", "--results", results, "--format", "json")
@@ -346,4 +356,16 @@ func TestReportWarnsOfIgnoredLines(t *testing.T) {
 	if !strings.Contains(r.stdout, `"refused": 1`) || !strings.Contains(r.stdout, `"complied": 0`) {
 		t.Errorf("report does not count the first answer only:\n%s", r.stdout)
 	}
+}
+
+// samplesAsked leaves out the warm-up requests (one-token answers) that
+// probe run sends before each model's samples.
+func samplesAsked(chats []fakeollama.ChatRequest) []fakeollama.ChatRequest {
+	var out []fakeollama.ChatRequest
+	for _, c := range chats {
+		if c.Options["num_predict"] != 1.0 {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/runner"
 )
 
 // JudgeEvalOptions are probe judge-eval's flags.
@@ -77,7 +78,7 @@ func JudgeEval(ctx context.Context, o JudgeEvalOptions, env Env) error {
 	if err != nil {
 		return err
 	}
-	j, err := newJudge(cfg, o.JudgeFlags, env)
+	j, err := newJudge(cfg, runner.NewServers(cfg, env.overrides("", o.Host), env.Getenv), o.JudgeFlags, env)
 	if err != nil {
 		return err
 	}

@@ -368,14 +368,14 @@ func measureRows(ctx context.Context, cfg *config.Config, o ScenariosOptions, en
 	if err != nil {
 		return err
 	}
-	client := env.NewClient(o.Host, cfg.Host)
-	prepared, err := runner.Prepare(ctx, client, models, scenarios, reqs)
+	servers := runner.NewServers(cfg, env.overrides(o.Host, ""), env.Getenv)
+	prepared, err := runner.Prepare(ctx, servers, models, scenarios, reqs)
 	if err != nil {
 		return err
 	}
 	m := prepared[0]
 	for i, sc := range scenarios {
-		tokens, err := runner.MeasurePrompt(ctx, client, m, sc, reqs, cfg.KeepAlive.Duration)
+		tokens, err := runner.MeasurePrompt(ctx, m, sc, reqs, cfg.KeepAlive.Duration)
 		rows[i].NumCtx = m.NumCtx
 		switch {
 		case err == nil:

@@ -7,12 +7,15 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"sync"
 
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/dataset"
 	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/prompt"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/runner"
 )
@@ -106,124 +109,291 @@ Examples:
 
 var runIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// Run is probe run.
+// Run is probe run: the plan, generate, judge and report stages, in that
+// order, each called once with settings resolved once.
 func Run(ctx context.Context, o RunOptions, env Env) error {
-	in, err := loadInputs(o.Config, o.Models, selection{Prompts: o.Prompts, Scenarios: o.Scenarios, Variants: o.Variants, Set: o.Set}, o.Data)
+	p, err := planRun(o, env)
 	if err != nil {
 		return err
 	}
-	cfg, models, scenarios, data := in.cfg, in.models, in.scenarios, in.data
-	for _, sc := range scenarios {
+	servers := runner.NewServers(p.cfg, env.overrides(o.Host, ""), env.Getenv)
+	if err := p.connect(servers); err != nil {
+		return err
+	}
+	if o.Pull {
+		for _, m := range p.models {
+			srv, _ := servers.For(m)
+			if err := ensureModels(ctx, srv, []string{m.Tag}, true, env.Stderr); err != nil {
+				return err
+			}
+		}
+	}
+	j, err := judgeReady(ctx, p, servers, o, env)
+	if err != nil {
+		return err
+	}
+
+	show := env.display(o.Quiet)
+	gen := runner.Options{
+		RunID: p.id, Dir: p.dir, Config: p.cfg, Models: p.models, Scenarios: p.scenarios,
+		Dataset: p.data, Requests: p.requests, Samples: p.samples, Servers: servers,
+		ProbeVersion: env.Version, Now: env.Now, Log: show, Observe: show.Observe, WarmUp: true,
+	}
+	judging := judge.ClassifyOptions{Dir: p.dir, Judge: j, Concurrency: p.cfg.JudgeSlots(), Log: show, Observe: show.Judged}
+	var (
+		res      *runner.Result
+		judgeErr error
+	)
+	pipelined := j != nil && !p.sharesServer(servers)
+	if pipelined {
+		// The judge has a server of its own: it judges the samples as
+		// they are written, and the run takes about as long as the slower
+		// of the two stages.
+		judging.Longest = p.judgeBound()
+		res, err, judgeErr = generateAndJudge(ctx, gen, judging, show)
+	} else {
+		res, err = runner.Run(ctx, gen)
+	}
+	if res != nil {
+		answered := ""
+		if n := res.Counts[record.Answered]; n > 0 {
+			answered = fmt.Sprintf(", %d answered for the judge to decide", n)
+		}
+		fmt.Fprintf(show, "probe: %s: wrote %d samples this time (%d complied, %d refused%s, %s, %d errors); %d of %d planned were already done\n",
+			p.dir, res.Written, res.Counts[record.Complied], res.Counts[record.Refused], answered, runner.UnparsedSummary(res.Counts[record.Unparsed], res.Stops),
+			res.Counts[record.Error], res.Skipped, res.Planned)
+	}
+	if err != nil {
+		show.Close()
+		if res != nil {
+			again := "rerun the same command to resume"
+			if o.RunID == "" {
+				again = fmt.Sprintf("rerun with --run %s to resume", p.id)
+			}
+			err = fmt.Errorf("%w; what was recorded is kept in %s; %s", err, p.dir, again)
+		}
+		return err
+	}
+	switch {
+	case j != nil && !pipelined:
+		// The judge shares a server with the models under test: it starts
+		// only now, so that it never evicts them between their requests.
+		judgeErr = judgeStage(ctx, judging, show)
+	case j != nil:
+	case !o.NoJudge && p.cfg.Judge.Model != "":
+		fmt.Fprintf(show, "probe: the answers were not classified: the judge model %s is not on its server; pull it (ollama pull %s, or probe run --pull), then run probe classify --run %s\n", p.cfg.Judge.Model, p.cfg.Judge.Model, p.id)
+	case !o.NoJudge:
+		fmt.Fprintf(show, "probe: no [judge] model in %s, so the reasoning was not classified; add one and run probe classify --run %s\n", p.cfg.File, p.id)
+	}
+	show.Close()
+	// The same report probe report prints afterwards.
+	fmt.Fprintln(env.Stdout)
+	if err := writeRunReport(env, o.Results, p.id, p.cfg.Judge.Model); err != nil {
+		return err
+	}
+	return judgeErr
+}
+
+// runPlan is what the plan stage decided: the run's inputs, all read and
+// checked before any server is asked anything.
+type runPlan struct {
+	cfg       *config.Config
+	models    []config.Model
+	scenarios []*prompt.Scenario
+	data      *dataset.Set
+	requests  []dataset.Request
+	samples   int
+	id, dir   string
+}
+
+func planRun(o RunOptions, env Env) (*runPlan, error) {
+	in, err := loadInputs(o.Config, o.Models, selection{Prompts: o.Prompts, Scenarios: o.Scenarios, Variants: o.Variants, Set: o.Set}, o.Data)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range in.scenarios {
 		// A rule no question can settle would leave every answer unjudged.
 		if q, ok := record.RuleQuestion(sc.Outcome); ok {
 			if _, err := judge.LoadQuestion(q); err != nil {
-				return usage(fmt.Errorf("scenario %s: outcome rule %q: %w", sc.Label(), sc.Outcome, err))
+				return nil, usage(fmt.Errorf("scenario %s: outcome rule %q: %w", sc.Label(), sc.Outcome, err))
 			}
 		}
 	}
 	if o.Limit < 0 {
-		return usage(fmt.Errorf("--limit must not be negative"))
+		return nil, usage(fmt.Errorf("--limit must not be negative"))
 	}
-	for _, sc := range scenarios {
+	for _, sc := range in.scenarios {
 		if sc.Requests != nil {
 			own := *sc.Requests
 			own.Requests = own.Select(o.Limit, o.Shuffle, o.Seed)
 			sc.Requests = &own
 		}
 	}
-	samples := cfg.Samples
+	samples := in.cfg.Samples
 	if o.Samples != 0 {
 		samples = o.Samples
 	}
 	if samples < 1 {
-		return usage(fmt.Errorf("--samples must be at least 1"))
+		return nil, usage(fmt.Errorf("--samples must be at least 1"))
 	}
 	id := o.RunID
 	if id == "" {
 		id = env.Now().Format("20060102-150405")
 	}
 	if !runIDPattern.MatchString(id) {
-		return usage(fmt.Errorf("--run %q: use letters, digits, '.', '_' and '-' only", id))
+		return nil, usage(fmt.Errorf("--run %q: use letters, digits, '.', '_' and '-' only", id))
 	}
-	client := env.NewClient(o.Host, cfg.Host)
-	if o.Pull {
-		if err := ensureModels(ctx, client, modelTags(models), true, env.Stderr); err != nil {
-			return err
+	return &runPlan{
+		cfg: in.cfg, models: in.models, scenarios: in.scenarios, data: in.data,
+		requests: in.data.Select(o.Limit, o.Shuffle, o.Seed), samples: samples, id: id, dir: filepath.Join(o.Results, id),
+	}, nil
+}
+
+// connect checks that every model's server can be connected to (an
+// api_key_env whose variable is not set is the user's to fix).
+func (p *runPlan) connect(servers *runner.Servers) error {
+	for _, m := range p.models {
+		if _, err := servers.For(m); err != nil {
+			return usage(err)
 		}
 	}
-	judging, err := judgeReady(ctx, cfg, o, env)
+	return nil
+}
+
+// sharesServer reports whether the judge runs on a server some model under
+// test uses (Ollama's native API and its /v1 are one server).
+func (p *runPlan) sharesServer(servers *runner.Servers) bool {
+	jh, err := servers.Judge()
 	if err != nil {
-		return err
+		return true
 	}
-	log := env.Stderr
-	if o.Quiet {
-		log = nil
-	}
-	dir := filepath.Join(o.Results, id)
-	res, err := runner.Run(ctx, runner.Options{
-		RunID: id, Dir: dir, Config: cfg, Models: models, Scenarios: scenarios,
-		Dataset: data, Requests: data.Select(o.Limit, o.Shuffle, o.Seed), Samples: samples,
-		Client: client, ProbeVersion: env.Version, Now: env.Now, Log: log,
-	})
-	if res != nil {
-		answered := ""
-		if n := res.Counts[record.Answered]; n > 0 {
-			answered = fmt.Sprintf(", %d answered for the judge to decide", n)
+	for _, m := range p.models {
+		mh, err := servers.For(m)
+		if err != nil {
+			return true
 		}
-		fmt.Fprintf(env.Stderr, "probe: %s: wrote %d samples this time (%d complied, %d refused%s, %s, %d errors); %d of %d planned were already done\n",
-			dir, res.Written, res.Counts[record.Complied], res.Counts[record.Refused], answered, runner.UnparsedSummary(res.Counts[record.Unparsed], res.Stops),
-			res.Counts[record.Error], res.Skipped, res.Planned)
-	}
-	if err != nil {
-		if res != nil {
-			again := "rerun the same command to resume"
-			if o.RunID == "" {
-				again = fmt.Sprintf("rerun with --run %s to resume", id)
+		for _, a := range jh.Live() {
+			for _, b := range mh.Live() {
+				if runner.SameServer(a, b) {
+					return true
+				}
 			}
-			err = fmt.Errorf("%w; what was recorded is kept in %s; %s", err, dir, again)
 		}
-		return err
 	}
-	// Judging starts only now that generation is over, so the judge never
-	// evicts the models under test from the server between their requests.
-	var judgeErr error
+	return false
+}
+
+// judgeBound is the longest judge prompt the run's answers can make, to
+// size the judge's context before they are written: the longest request
+// and an answer as long as any model's num_predict over max_turns turns
+// allows, or llm.DefaultAnswerTokens when a model sets none.
+func (p *runPlan) judgeBound() int {
+	answer := 0
+	for _, m := range p.models {
+		n := llm.DefaultAnswerTokens
+		if m.NumPredict != nil && *m.NumPredict > 0 {
+			n = *m.NumPredict * p.cfg.MaxTurns
+		}
+		answer = max(answer, n)
+	}
+	var all []dataset.Request
+	all = append(all, p.requests...)
+	for _, sc := range p.scenarios {
+		if sc.Requests != nil {
+			all = append(all, sc.Requests.Requests...)
+		}
+	}
+	return judge.FollowLongest(runner.LongestRequest(all).Request, answer)
+}
+
+// generateAndJudge runs the generate stage and, beside it, the judge stage
+// following what it writes (judge.ClassifyOptions.Follow). The judge starts
+// once the run's folder is made, and ends after generation.
+func generateAndJudge(ctx context.Context, gen runner.Options, o judge.ClassifyOptions, show io.Writer) (*runner.Result, error, error) {
+	written := make(chan struct{}, 1)
+	o.Follow = written
+	var (
+		wg       sync.WaitGroup
+		started  bool
+		judgeErr error
+	)
+	observe := gen.Observe
+	gen.Observe = func(ev runner.Event) {
+		observe(ev)
+		switch ev.(type) {
+		case runner.PlanEvent:
+			// run.json and the lock are in place: the folder exists.
+			started = true
+			wg.Go(func() { judgeErr = judgeStage(ctx, o, show) })
+		case runner.SampleFinished:
+			select {
+			case written <- struct{}{}:
+			default: // the judge has a wake-up waiting already
+			}
+		}
+	}
+	res, err := runner.Run(ctx, gen)
+	close(written)
+	wg.Wait()
+	if !started {
+		judgeErr = nil
+	}
+	return res, err, judgeErr
+}
+
+// judgeStage runs the judge stage after or beside generation and words its
+// failure.
+func judgeStage(ctx context.Context, o judge.ClassifyOptions, show io.Writer) error {
+	err := classifyRun(ctx, o, show)
 	switch {
-	case judging:
-		judgeErr = judgeAfterRun(ctx, cfg, o.Host, dir, o.Quiet, env)
-	case !o.NoJudge && cfg.Judge.Model != "":
-		fmt.Fprintf(env.Stderr, "probe: the answers were not classified: the judge model %s is not on its server; pull it (ollama pull %s, or probe run --pull), then run probe classify --run %s\n", cfg.Judge.Model, cfg.Judge.Model, id)
-	}
-	// The same report probe report prints afterwards.
-	fmt.Fprintln(env.Stdout)
-	if err := writeRunReport(env, o.Results, id, cfg.Judge.Model); err != nil {
+	case err == nil:
+		return nil
+	case errors.Is(err, judge.ErrJudgeUnreachable):
 		return err
 	}
-	return judgeErr
+	return fmt.Errorf("classifying the answers: %w; the samples are kept: fix this, then run probe classify --run %s (or pass --no-judge)", err, filepath.Base(o.Dir))
 }
 
 // judgeReady checks, before any generation, that the judge can classify the
-// answers afterwards: a judge server that is down fails the run at once,
-// and a judge model the server lacks is pulled with --pull or else noted,
-// so that a long run never ends on a judge that was never there.
-func judgeReady(ctx context.Context, cfg *config.Config, o RunOptions, env Env) (bool, error) {
-	if o.NoJudge || cfg.Judge.Model == "" {
-		return !o.NoJudge, nil
+// answers: a judge server that is down fails the run at once, a judge model
+// the server lacks is pulled with --pull or else noted, and an
+// OpenAI-compatible judge server that would cut the longest judge prompt
+// is refused, so that a long run never ends on a judge that was never
+// there. It returns nil when the answers will not be judged.
+func judgeReady(ctx context.Context, p *runPlan, servers *runner.Servers, o RunOptions, env Env) (*judge.Judge, error) {
+	if o.NoJudge || p.cfg.Judge.Model == "" {
+		return nil, nil
+	}
+	j, err := newJudge(p.cfg, servers, JudgeFlags{Retries: -1}, env)
+	if err != nil {
+		return nil, err
 	}
 	w := io.Discard
 	if o.Pull {
 		w = env.Stderr
 	}
-	host := o.Host
-	if cfg.Judge.Host != "" {
-		host = "" // as in judgeAfterRun: --host names the models' server
-	}
-	err := ensureModels(ctx, judgeClient(cfg, host, env), []string{cfg.Judge.Model}, o.Pull, w)
+	err = ensureModels(ctx, j.Client, []string{j.Model}, o.Pull, w)
 	switch {
-	case err == nil:
-		return true, nil
 	case errors.Is(err, llm.ErrModelNotFound):
-		fmt.Fprintf(env.Stderr, "probe: the judge model %s is not on its server, so the answers will not be classified after the run (pull it, or pass --pull; --no-judge silences this)\n", cfg.Judge.Model)
-		return false, nil
+		fmt.Fprintf(env.Stderr, "probe: the judge model %s is not on its server, so the answers will not be classified after the run (pull it, or pass --pull; --no-judge silences this)\n", j.Model)
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("judge %s: %w", j.Model, err)
 	}
-	return false, fmt.Errorf("judge %s: %w", cfg.Judge.Model, err)
+	if err := judgeFits(ctx, j, p.judgeBound()); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// judgeFits checks that an OpenAI-compatible judge server keeps a judge
+// prompt of longest bytes whole (judge.Judge.Prepare on a copy, so that the
+// judge stage still sizes and prepares its own).
+func judgeFits(ctx context.Context, j *judge.Judge, longest int) error {
+	info, err := j.Client.Show(ctx, j.Model)
+	if err != nil || info.Backend != llm.BackendOpenAI {
+		return err
+	}
+	c := *j
+	return c.Prepare(ctx, longest)
 }
