@@ -4,7 +4,9 @@
 // pins; Start runs "ollama serve" on a free loopback port with its own models
 // folder; Server.CreateModel imports a tiny random llama model written by
 // WriteTinyModel. Every entry point that needs the real server skips the test
-// under "go test -short".
+// under "go test -short". FindBinary, StartServer and Server.Create do the
+// same for a program (probe bench), returning errors instead of failing a
+// test.
 //
 // Environment:
 //
@@ -45,31 +47,47 @@ func Binary(t testing.TB) string {
 	if testing.Short() {
 		t.Skip(SkipMessage)
 	}
+	start := time.Now()
+	path, err := FindBinary(func(msg string) { t.Log(msg) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Logf("ollamatest: built %s in %v", path, d.Round(time.Second))
+	}
+	return path
+}
+
+// FindBinary is Binary for programs (probe bench): it returns the error
+// instead of failing a test, and tells note when it waits for another
+// process that is building the binary.
+func FindBinary(note func(string)) (string, error) {
 	if p := os.Getenv("PROBE_OLLAMA_BIN"); p != "" {
 		if err := checkExecutable(p); err != nil {
-			t.Fatalf("ollamatest: PROBE_OLLAMA_BIN: %v; unset it or point it to an ollama binary", err)
+			return "", fmt.Errorf("ollamatest: PROBE_OLLAMA_BIN: %w; unset it or point it to an ollama binary", err)
 		}
-		return p
+		return p, nil
 	}
 
 	root, err := repoRoot()
 	if err != nil {
-		t.Fatalf("ollamatest: cannot find the repository root: %v; %s", err, howToGet)
+		return "", fmt.Errorf("ollamatest: cannot find the repository root: %w; %s", err, howToGet)
 	}
 	script := filepath.Join(root, "scripts", "ollama-server.sh")
 	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("ollamatest: %v; %s", err, howToGet)
+		return "", fmt.Errorf("ollamatest: %w; %s", err, howToGet)
 	}
 
 	unlock, err := lockFile(filepath.Join(os.TempDir(), "probe-ollama-server.lock"), func() {
-		t.Logf("ollamatest: waiting for another test process running scripts/ollama-server.sh")
+		if note != nil {
+			note("ollamatest: waiting for another process running scripts/ollama-server.sh")
+		}
 	})
 	if err != nil {
-		t.Fatalf("ollamatest: %v", err)
+		return "", fmt.Errorf("ollamatest: %w", err)
 	}
 	defer unlock()
 
-	start := time.Now()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command("bash", script)
 	cmd.Dir = root
@@ -85,12 +103,9 @@ func Binary(t testing.TB) string {
 		err = checkExecutable(path)
 	}
 	if err != nil {
-		t.Fatalf("ollamatest: scripts/ollama-server.sh failed: %v\n%s\n%s", err, tail(stderr.String(), 40), howToGet)
+		return "", fmt.Errorf("ollamatest: scripts/ollama-server.sh failed: %w\n%s\n%s", err, tail(stderr.String(), 40), howToGet)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Logf("ollamatest: built %s in %v", path, d.Round(time.Second))
-	}
-	return path
+	return path, nil
 }
 
 func checkExecutable(p string) error {

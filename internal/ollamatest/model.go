@@ -2,6 +2,7 @@ package ollamatest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,22 +41,33 @@ func (s *Server) CreateModel(t testing.TB, name string, seed uint64) {
 // (e.g. "PARAMETER num_ctx 2048\nSYSTEM \"\"\"Be brief.\"\"\"").
 func (s *Server) CreateModelWith(t testing.TB, name string, seed uint64, opts TinyOptions, extraModelfile string) {
 	t.Helper()
-	dir := t.TempDir()
-	if err := WriteTinyModel(filepath.Join(dir, "model.gguf"), seed, opts); err != nil {
+	if err := s.Create(context.Background(), name, seed, opts, extraModelfile); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Create is CreateModelWith for programs (probe bench): it returns the
+// error instead of failing a test.
+func (s *Server) Create(ctx context.Context, name string, seed uint64, opts TinyOptions, extraModelfile string) error {
+	dir, err := os.MkdirTemp(s.dir, "create-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := WriteTinyModel(filepath.Join(dir, "model.gguf"), seed, opts); err != nil {
+		return err
 	}
 	modelfile := "FROM ./model.gguf\nTEMPLATE \"\"\"" + TinyTemplate + "\"\"\"\n" + extraModelfile + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "Modelfile"), []byte(modelfile), 0o644); err != nil {
-		t.Fatal(err)
+		return err
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), createTimeout)
+	ctx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.bin, "create", name, "-f", "Modelfile")
 	cmd.Dir = dir
 	cmd.Env = s.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("ollamatest: ollama create %s: %v\n%s", name, err, tail(string(out), 40))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("ollamatest: ollama create %s: %w\n%s", name, err, tail(string(out), 40))
 	}
+	return nil
 }

@@ -47,6 +47,9 @@ type Server struct {
 	logPath string   // stdout and stderr of every run, appended
 	env     []string // the server's (and "ollama create"'s) whole environment
 
+	// owned is set when StartServer made dir, for Close to remove.
+	owned bool
+
 	mu   sync.Mutex
 	proc *process // the current or last run; nil before the first
 }
@@ -92,8 +95,58 @@ func Start(t testing.TB) *Server {
 func StartWithEnv(t testing.TB, env ...string) *Server {
 	t.Helper()
 	bin := Binary(t)
+	s, err := newServer(bin, t.TempDir(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered after t.TempDir, so it runs before the folder is removed.
+	t.Cleanup(func() {
+		s.stop(stopGrace)
+		if t.Failed() {
+			t.Logf("ollamatest: last %d lines of the server log (%s):\n%s", logTailLines, s.Host, tail(s.Log(), logTailLines))
+		}
+	})
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.startLocked(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
 
-	dir := t.TempDir()
+// StartServer is StartWithEnv for programs (probe bench): it runs the
+// ollama binary bin in a temporary folder of its own and returns an error
+// instead of failing a test. Close stops it and removes the folder.
+func StartServer(bin string, env ...string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "probe-ollama-")
+	if err != nil {
+		return nil, err
+	}
+	s, err := newServer(bin, dir, env)
+	if err == nil {
+		s.mu.Lock()
+		err = s.startLocked()
+		s.mu.Unlock()
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	s.owned = true
+	return s, nil
+}
+
+// Close stops a server StartServer started and removes its folder.
+func (s *Server) Close() error {
+	s.stop(stopGrace)
+	if !s.owned {
+		return nil
+	}
+	return os.RemoveAll(s.dir)
+}
+
+// newServer prepares a server's folders, port and environment in dir.
+func newServer(bin, dir string, env []string) (*Server, error) {
 	s := &Server{
 		bin:     bin,
 		dir:     dir,
@@ -103,12 +156,12 @@ func StartWithEnv(t testing.TB, env ...string) *Server {
 	home := filepath.Join(dir, "home")
 	for _, d := range []string{s.models, home} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	port, err := freePort()
 	if err != nil {
-		t.Fatalf("ollamatest: no free port: %v", err)
+		return nil, fmt.Errorf("ollamatest: no free port: %w", err)
 	}
 	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	s.Host = "http://" + s.addr
@@ -127,19 +180,7 @@ func StartWithEnv(t testing.TB, env ...string) *Server {
 		"GGML_VK_VISIBLE_DEVICES=-1",
 	)
 	s.env = append(s.env, env...)
-
-	// Registered after t.TempDir, so it runs before the folder is removed.
-	t.Cleanup(func() {
-		s.stop(stopGrace)
-		if t.Failed() {
-			t.Logf("ollamatest: last %d lines of the server log (%s):\n%s", logTailLines, s.Host, tail(s.Log(), logTailLines))
-		}
-	})
-
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.startLocked(t)
-	return s
+	return s, nil
 }
 
 // Env returns the variables a child process needs to use this server,
@@ -192,7 +233,9 @@ func (s *Server) Restart(t testing.TB) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.appendLog("=== ollamatest: restart ===\n")
-	s.startLocked(t)
+	if err := s.startLocked(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // stop stops the current run: SIGTERM and up to grace for it to exit, then
@@ -223,11 +266,10 @@ func (s *Server) stop(grace time.Duration) {
 }
 
 // startLocked runs the server and waits until it answers. s.mu must be held.
-func (s *Server) startLocked(t testing.TB) {
-	t.Helper()
+func (s *Server) startLocked() error {
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatalf("ollamatest: %v", err)
+		return fmt.Errorf("ollamatest: %w", err)
 	}
 	cmd := exec.Command(s.bin, "serve")
 	cmd.Dir = s.dir
@@ -238,7 +280,7 @@ func (s *Server) startLocked(t testing.TB) {
 	err = cmd.Start()
 	logf.Close() // the child has its own descriptor
 	if err != nil {
-		t.Fatalf("ollamatest: starting %s serve: %v", s.bin, err)
+		return fmt.Errorf("ollamatest: starting %s serve: %w", s.bin, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -248,9 +290,10 @@ func (s *Server) startLocked(t testing.TB) {
 	s.proc = p
 
 	if err := waitReady(s.Host, p, readyTimeout); err != nil {
-		t.Fatalf("ollamatest: ollama serve on %s: %v\nlast %d lines of its log:\n%s",
+		return fmt.Errorf("ollamatest: ollama serve on %s: %w\nlast %d lines of its log:\n%s",
 			s.addr, err, logTailLines, tail(s.Log(), logTailLines))
 	}
+	return nil
 }
 
 // waitReady polls GET /api/version until it answers 200 while p still runs.
