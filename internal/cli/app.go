@@ -148,7 +148,7 @@ func buildVersion() string {
 func newApp(env Env) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return usage(err) }
 	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env), plotCommand(env), classifyCommand(env), judgeEvalCommand(env),
-		promptCommand(env), scenariosCommand(env)}
+		promptCommand(env), scenariosCommand(env), benchCommand(env)}
 	for _, c := range cmds {
 		c.OnUsageError = onUsage
 	}

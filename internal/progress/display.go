@@ -58,6 +58,7 @@ type Display struct {
 	// refresh asks mpb to redraw; stop ends the ticker that does it.
 	refresh chan any
 	stop    chan struct{}
+	closed  sync.Once
 }
 
 // refreshEvery is how often the bars are redrawn.
@@ -222,8 +223,11 @@ func (d *Display) judgeText() string {
 }
 
 // Close ends the display: the bars are drawn one last time and released;
-// in Plain mode a model left unfinished gets its line once more.
-func (d *Display) Close() {
+// in Plain mode a model left unfinished gets its line once more. Closing
+// again does nothing.
+func (d *Display) Close() { d.closed.Do(d.close) }
+
+func (d *Display) close() {
 	if d.mode == Plain {
 		d.mu.Lock()
 		defer d.mu.Unlock()
