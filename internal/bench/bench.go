@@ -58,7 +58,7 @@ type Run struct {
 type Report struct {
 	Models, Tiers, RequestsEach int
 	// PromptTokens is the length of the longest first prompt in tokens.
-	PromptTokens    int
+	PromptTokens  int
 	ServerVersion string
 	// LoadStart and LoadEnd are the machine's load averages (1, 5 and 15
 	// minutes) before and after.
@@ -163,7 +163,7 @@ func (rep *Report) runProbe(ctx context.Context, cfg *config.Config, host, dir s
 	res, err := runner.Run(ctx, runner.Options{
 		RunID: "bench", Dir: filepath.Join(dir, "bench"), Config: cfg, Models: cfg.Models,
 		Scenarios: []*prompt.Scenario{o.Scenario}, Dataset: set, Requests: o.Requests, Samples: 1,
-		Servers: runner.NewServers(cfg, config.Overrides{Host: host}, func(string) string { return "" }),
+		Servers:      runner.NewServers(cfg, config.Overrides{Host: host}, func(string) string { return "" }),
 		ProbeVersion: "bench", WarmUp: true,
 		Observe: func(ev runner.Event) {
 			switch e := ev.(type) {
@@ -347,4 +347,3 @@ func loadAverage() string {
 	}
 	return strings.Join(f[:3], " ")
 }
-
