@@ -287,7 +287,10 @@ func newJudge(cfg *config.Config, servers *runner.Servers, f JudgeFlags, env Env
 	j := &judge.Judge{
 		Client: client, Model: model, Votes: cfg.Judge.Votes, Temperature: judge.DefaultTemperature,
 		NumCtx: cfg.Judge.NumCtx, Retries: cfg.Retries, Timeout: cfg.RequestTimeout.Duration,
-		KeepAlive: cfg.KeepAlive.Duration, Now: env.Now, NumPredict: max(f.NumPredict, 0), Think: f.Think,
+		KeepAlive: cfg.KeepAlive.Duration, Now: env.Now, NumPredict: cfg.Judge.NumPredict, Think: f.Think,
+	}
+	if f.NumPredict > 0 {
+		j.NumPredict = f.NumPredict
 	}
 	if cfg.Judge.Temperature != nil {
 		j.Temperature = *cfg.Judge.Temperature

@@ -84,6 +84,9 @@ type Judge struct {
 	Votes       int      `toml:"votes" json:"votes,omitempty"`
 	Temperature *float64 `toml:"temperature" json:"temperature,omitempty"`
 	NumCtx      int      `toml:"num_ctx" json:"num_ctx,omitempty"`
+	// NumPredict bounds one answer of the judge; 0 takes the judge's
+	// default. --num-predict overrides it.
+	NumPredict int `toml:"num_predict" json:"num_predict,omitempty"`
 }
 
 // Model is one model under test.
@@ -299,6 +302,9 @@ func (c *Config) check(b []byte) error {
 		opts := map[string]any{}
 		if c.Judge.NumCtx != 0 {
 			opts["num_ctx"] = c.Judge.NumCtx
+		}
+		if c.Judge.NumPredict < 0 {
+			return &Error{File: c.File, Line: at("num_predict"), Msg: "[judge]: num_predict must not be negative"}
 		}
 		if err := c.checkBackendOptions(c.Judge.Backend, opts, nil, "[judge]", at); err != nil {
 			return err

@@ -3,25 +3,13 @@ package llm
 import (
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 )
 
-// DefaultHost is where Ollama listens unless told otherwise.
+// DefaultHost is where Ollama listens unless told otherwise. Which server
+// a model uses is decided by config.Config.Endpoint.
 const DefaultHost = "http://127.0.0.1:11434"
-
-// ResolveHost picks the server the way the Ollama CLI does, with the
-// probe's own settings on top: the --host flag wins, then OLLAMA_HOST, then
-// the configuration file's host, then Ollama's default.
-func ResolveHost(flag, config string) *url.URL {
-	for _, s := range []string{flag, os.Getenv("OLLAMA_HOST"), config} {
-		if strings.TrimSpace(s) != "" {
-			return ParseHost(s)
-		}
-	}
-	return ParseHost("")
-}
 
 // ParseHost reads an address written as OLLAMA_HOST may be: "host",
 // "host:port", ":port", "[::1]:port", "scheme://host[:port][/path]". The

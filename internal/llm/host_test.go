@@ -23,20 +23,3 @@ func TestParseHostMatchesOllama(t *testing.T) {
 		})
 	}
 }
-
-func TestResolveHostPrecedence(t *testing.T) {
-	t.Setenv("OLLAMA_HOST", "envhost:1")
-	if got, want := ResolveHost("flaghost:2", "cfghost:3").String(), "http://flaghost:2"; got != want {
-		t.Errorf("flag: got %s, want %s", got, want)
-	}
-	if got, want := ResolveHost("", "cfghost:3").String(), "http://envhost:1"; got != want {
-		t.Errorf("env: got %s, want %s", got, want)
-	}
-	t.Setenv("OLLAMA_HOST", "")
-	if got, want := ResolveHost("", "cfghost:3").String(), "http://cfghost:3"; got != want {
-		t.Errorf("config: got %s, want %s", got, want)
-	}
-	if got, want := ResolveHost("", "").String(), DefaultHost; got != want {
-		t.Errorf("default: got %s, want %s", got, want)
-	}
-}
