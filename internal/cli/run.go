@@ -134,6 +134,11 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 	}
 
 	show := env.display(o.Quiet)
+	// What the run did is said even with --quiet, which silences progress.
+	var say io.Writer = show
+	if o.Quiet {
+		say = env.Stderr
+	}
 	gen := runner.Options{
 		RunID: p.id, Dir: p.dir, Config: p.cfg, Models: p.models, Scenarios: p.scenarios,
 		Dataset: p.data, Requests: p.requests, Samples: p.samples, Servers: servers,
@@ -150,7 +155,7 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		// they are written, and the run takes about as long as the slower
 		// of the two stages.
 		judging.Longest = p.judgeBound()
-		res, err, judgeErr = generateAndJudge(ctx, gen, judging, show)
+		res, err, judgeErr = generateAndJudge(ctx, gen, judging, say)
 	} else {
 		res, err = runner.Run(ctx, gen)
 	}
@@ -159,7 +164,7 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		if n := res.Counts[record.Answered]; n > 0 {
 			answered = fmt.Sprintf(", %d answered for the judge to decide", n)
 		}
-		fmt.Fprintf(show, "probe: %s: wrote %d samples this time (%d complied, %d refused%s, %s, %d errors); %d of %d planned were already done\n",
+		fmt.Fprintf(say, "probe: %s: wrote %d samples this time (%d complied, %d refused%s, %s, %d errors); %d of %d planned were already done\n",
 			p.dir, res.Written, res.Counts[record.Complied], res.Counts[record.Refused], answered, runner.UnparsedSummary(res.Counts[record.Unparsed], res.Stops),
 			res.Counts[record.Error], res.Skipped, res.Planned)
 	}
@@ -178,12 +183,12 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 	case j != nil && !pipelined:
 		// The judge shares a server with the models under test: it starts
 		// only now, so that it never evicts them between their requests.
-		judgeErr = judgeStage(ctx, judging, show)
+		judgeErr = judgeStage(ctx, judging, say)
 	case j != nil:
 	case !o.NoJudge && p.cfg.Judge.Model != "":
-		fmt.Fprintf(show, "probe: the answers were not classified: the judge model %s is not on its server; pull it (ollama pull %s, or probe run --pull), then run probe classify --run %s\n", p.cfg.Judge.Model, p.cfg.Judge.Model, p.id)
+		fmt.Fprintf(say, "probe: the answers were not classified: the judge model %s is not on its server; pull it (ollama pull %s, or probe run --pull), then run probe classify --run %s\n", p.cfg.Judge.Model, p.cfg.Judge.Model, p.id)
 	case !o.NoJudge:
-		fmt.Fprintf(show, "probe: no [judge] model in %s, so the reasoning was not classified; add one and run probe classify --run %s\n", p.cfg.File, p.id)
+		fmt.Fprintf(say, "probe: no [judge] model in %s, so the reasoning was not classified; add one and run probe classify --run %s\n", p.cfg.File, p.id)
 	}
 	show.Close()
 	// The same report probe report prints afterwards.
@@ -309,7 +314,7 @@ func (p *runPlan) judgeBound() int {
 // generateAndJudge runs the generate stage and, beside it, the judge stage
 // following what it writes (judge.ClassifyOptions.Follow). The judge starts
 // once the run's folder is made, and ends after generation.
-func generateAndJudge(ctx context.Context, gen runner.Options, o judge.ClassifyOptions, show io.Writer) (*runner.Result, error, error) {
+func generateAndJudge(ctx context.Context, gen runner.Options, o judge.ClassifyOptions, say io.Writer) (*runner.Result, error, error) {
 	written := make(chan struct{}, 1)
 	o.Follow = written
 	var (
@@ -324,7 +329,7 @@ func generateAndJudge(ctx context.Context, gen runner.Options, o judge.ClassifyO
 		case runner.PlanEvent:
 			// run.json and the lock are in place: the folder exists.
 			started = true
-			wg.Go(func() { judgeErr = judgeStage(ctx, o, show) })
+			wg.Go(func() { judgeErr = judgeStage(ctx, o, say) })
 		case runner.SampleFinished:
 			select {
 			case written <- struct{}{}:
@@ -341,10 +346,10 @@ func generateAndJudge(ctx context.Context, gen runner.Options, o judge.ClassifyO
 	return res, err, judgeErr
 }
 
-// judgeStage runs the judge stage after or beside generation and words its
-// failure.
-func judgeStage(ctx context.Context, o judge.ClassifyOptions, show io.Writer) error {
-	err := classifyRun(ctx, o, show)
+// judgeStage runs the judge stage after or beside generation, says what it
+// did on say, and words its failure.
+func judgeStage(ctx context.Context, o judge.ClassifyOptions, say io.Writer) error {
+	err := classifyRun(ctx, o, say)
 	switch {
 	case err == nil:
 		return nil
