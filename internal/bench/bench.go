@@ -71,8 +71,15 @@ type Report struct {
 	Cold                            map[string]time.Duration
 	// Cached is the share of the probe's prompt tokens read from the
 	// cache, estimated from reading times at the cold rate.
-	Cached           float64
-	Memory           Memory
+	Cached float64
+	Memory Memory
+	// Unreported is the wall time per request that Ollama's reported
+	// durations do not cover, for the probe and for the naive client: the
+	// HTTP exchange and Ollama's own unreported work (tokenizing, the
+	// template), which any client pays, and in the probe's its own work.
+	ProbeUnreported, NaiveUnreported time.Duration
+	// OverheadPerReq is the probe's own time per request: its unreported
+	// time less the naive client's.
 	OverheadPerReq   time.Duration
 	VsNaive, VsFloor float64
 }
@@ -276,9 +283,16 @@ func (rep *Report) finish() {
 	}
 	rep.VsNaive = rep.Naive.Wall.Seconds() / rep.Probe.Wall.Seconds()
 	rep.VsFloor = rep.Probe.Wall.Seconds() / rep.Floor.Seconds()
-	server := rep.Probe.Load + rep.Probe.PromptEval + rep.Probe.Eval
-	rep.OverheadPerReq = (rep.Probe.Wall - server) / time.Duration(max(rep.Probe.Requests-rep.Probe.Warm, 1))
+	rep.ProbeUnreported = unreported(rep.Probe, rep.Probe.Requests)
+	rep.NaiveUnreported = unreported(rep.Naive, rep.Naive.Requests)
+	rep.OverheadPerReq = rep.ProbeUnreported - rep.NaiveUnreported
 	rep.Memory.GrowsWithSamples = rep.Memory.End > rep.Memory.At && rep.Memory.End-rep.Memory.At > rep.Memory.Limit
+}
+
+// unreported is r's wall time per request beyond the server's reported
+// durations.
+func unreported(r Run, n int) time.Duration {
+	return (r.Wall - r.Load - r.PromptEval - r.Eval) / time.Duration(max(n, 1))
 }
 
 // Write prints the report as a table, ending with the line
@@ -304,16 +318,20 @@ func (rep *Report) Write(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "\nfloor: one cold prompt reading per model and slot (%.2f s, the naive client's median), then each sample's own prompt reading and generation as Ollama reported them in probe's run\n", cold.Seconds())
-	fmt.Fprintf(w, "probe: %d warm-up requests (one per model and slot); %.1f%% of the samples' prompt tokens read from the cache; overhead: wall time less all Ollama reported, per sample\n", rep.Probe.Warm, 100*rep.Cached)
+	fmt.Fprintf(w, "probe: %d warm-up requests (one per model and slot); %.1f%% of the samples' prompt tokens read from the cache\n", rep.Probe.Warm, 100*rep.Cached)
+	fmt.Fprintf(w, "time a request beyond Ollama's reported durations: probe %.1f ms, naive client %.1f ms (the HTTP exchange and Ollama's unreported work, paid by any client); probe's own: %.1f ms\n",
+		ms(rep.ProbeUnreported), ms(rep.NaiveUnreported), ms(rep.OverheadPerReq))
 	verdict := "does not grow with the sample count"
 	if rep.Memory.GrowsWithSamples {
 		verdict = "GROWS with the sample count"
 	}
 	fmt.Fprintf(w, "memory: heap %s after %d of %d samples, %s after all (limit of growth %s): %s\n",
 		mib(rep.Memory.At), rep.Memory.AtSample, rep.Memory.Samples, mib(rep.Memory.End), mib(rep.Memory.Limit), verdict)
-	_, err := fmt.Fprintf(w, "vs-naive=%.2f vs-floor=%.3f overhead-ms=%.1f\n", rep.VsNaive, rep.VsFloor, float64(rep.OverheadPerReq.Microseconds())/1000)
+	_, err := fmt.Fprintf(w, "vs-naive=%.2f vs-floor=%.3f overhead-ms=%.1f\n", rep.VsNaive, rep.VsFloor, ms(rep.OverheadPerReq))
 	return err
 }
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 

@@ -407,21 +407,40 @@ func (r *run) model(ctx context.Context, m *Model, jobs []Job, write func(record
 	})
 }
 
-// warm sends j's first prompt, with a one-token answer, to every host and
-// slot of m's server at once (llm.Hosts.Warm). Its failures are left to
-// the samples, which record them.
+// warm sends j's system prompt, with a one-token answer, to every host and
+// slot of m's server at once (llm.Hosts.Warm). Its user turn is only what
+// every user turn of j's request begins with, whatever the tier, so that
+// the samples find all the rest of the warm-up in the cache and read little
+// twice. Its failures are left to the samples, which record them.
 func (r *run) warm(ctx context.Context, m *Model, j Job) {
-	user, err := j.Scenario.User(j.Tier == record.Free, j.Request.Request)
+	free, err := j.Scenario.User(true, j.Request.Request)
 	if err != nil {
 		return
 	}
-	req := m.request([]llm.Message{{Role: "system", Content: j.Scenario.System}, {Role: "user", Content: user}}, j.Sample)
+	paid, err := j.Scenario.User(false, j.Request.Request)
+	if err != nil {
+		return
+	}
+	req := m.request([]llm.Message{{Role: "system", Content: j.Scenario.System}, {Role: "user", Content: commonPrefix(free, paid)}}, j.Sample)
 	req.Options = maps.Clone(req.Options)
 	req.Options["num_predict"] = 1
 	req.KeepAlive = r.o.Config.KeepAlive.Duration
 	m.Server.Warm(ctx, req, r.o.Config.RequestTimeout.Duration, func(resp *llm.ChatResponse, err error) {
 		r.o.Observe(WarmedUp{Model: m.Name, Response: resp, Err: err})
 	})
+}
+
+// commonPrefix is the longest beginning a and b share, cut at a line or
+// tag so that a tokenizer reads it as the longer texts do.
+func commonPrefix(a, b string) string {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	if i := strings.LastIndexAny(a[:n], "\n>"); i >= 0 {
+		return a[:i+1]
+	}
+	return a[:n]
 }
 
 // Errors that would repeat for every request of a model.

@@ -88,6 +88,11 @@ func TestTwoHostsWarmUpAndEvents(t *testing.T) {
 		for i, c := range f.Chats() {
 			if c.Options["num_predict"] == 1.0 {
 				warm++
+				// Only what both tiers' user turns begin with: the samples
+				// read the rest once, from the cache onwards.
+				if u := c.Messages[1].Content; u == "" || strings.Contains(u, "true") || strings.Contains(u, "false") || !strings.HasPrefix(f.Chats()[2].Messages[1].Content, u) {
+					t.Errorf("warm-up user turn %q", u)
+				}
 				if i > 1 {
 					t.Errorf("%s: warm-up was chat %d, after samples", f.URL, i)
 				}
@@ -319,5 +324,19 @@ func TestTruncatingServerIsRefused(t *testing.T) {
 	}
 	if n := len(f.Chats()); n != 2 {
 		t.Errorf("%d chats, want the 2 of the check", n)
+	}
+}
+
+func TestCommonPrefix(t *testing.T) {
+	tests := []struct{ a, b, want string }{
+		{"<tier>True</tier>\nask", "<tier>False</tier>\nask", "<tier>"},
+		{"line one\nline two True", "line one\nline two False", "line one\n"},
+		{"same", "same", "same"},
+		{"abc", "xyz", ""},
+	}
+	for _, tt := range tests {
+		if got := commonPrefix(tt.a, tt.b); got != tt.want {
+			t.Errorf("commonPrefix(%q, %q) = %q, want %q", tt.a, tt.b, got, tt.want)
+		}
 	}
 }
