@@ -179,6 +179,8 @@ func (rep *Report) runProbe(ctx context.Context, cfg *config.Config, host, dir s
 					mu.Lock()
 					warmups = append(warmups, e.Response)
 					mu.Unlock()
+					fmt.Fprintf(o.Log, "bench: probe %s warm-up: load %.2f s, prompt %d tokens read in %.2f s\n",
+						e.Model, e.Response.Load.Seconds(), e.Response.PromptTokens, e.Response.PromptEval.Seconds())
 				}
 			case runner.SampleFinished:
 				// Told from the one goroutine that writes the samples.
@@ -253,6 +255,8 @@ func (rep *Report) runNaive(ctx context.Context, cfg *config.Config, host string
 				if err != nil {
 					return fmt.Errorf("naive client: %w", err)
 				}
+				fmt.Fprintf(o.Log, "bench: naive %s %s %s: load %.2f s, prompt %d tokens read in %.2f s, %d generated in %.2f s\n",
+					m.Name, r.ID, tier, resp.Load.Seconds(), resp.PromptTokens, resp.PromptEval.Seconds(), resp.OutputTokens, resp.Eval.Seconds())
 				rep.Naive.Requests++
 				rep.Naive.Load += resp.Load
 				rep.Naive.PromptEval += resp.PromptEval
