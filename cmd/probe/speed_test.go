@@ -156,7 +156,7 @@ func TestRealJudgeOnSecondServer(t *testing.T) {
 	cfg := writeFile(t, fmt.Sprintf("scenarios = [\"tiny\"]\nrequest_timeout = \"60s\"\nretries = 0\nmax_turns = 1\n[judge]\nmodel = \"tiny-judge\"\nhost = %q\nvotes = 1\nnum_ctx = 8192\nnum_predict = 16\n[[model]]\nname = \"gen\"\ntag = \"tiny-a\"\nhost = %q\nnum_ctx = 2048\nnum_predict = 32\ntemperature = 1.0\nseed = 7\n", js.Host, gen.Host))
 	results := t.TempDir()
 	start := time.Now()
-	r := probe(t, nil, "run", "--config", cfg, "--results", results, "--run", "piped", "--prompts", prompts, "--limit", "6")
+	r := probe(t, nil, "run", "--config", cfg, "--results", results, "--run", "piped", "--prompts", prompts, "--limit", "3")
 	t.Logf("run with the judge beside it: %v", time.Since(start).Round(time.Millisecond))
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
@@ -185,8 +185,8 @@ func TestRealJudgeOnSecondServer(t *testing.T) {
 		}
 		perSample[jd.SampleKey()]++
 	}
-	if s.Len() != 12 || verdicts.Lines != verdicts.Len() || len(perSample) != answered {
-		t.Errorf("%d samples (%d answered), %d verdict lines for %d verdicts over %d samples; want 12 samples, each answered one judged once",
+	if s.Len() != 6 || verdicts.Lines != verdicts.Len() || len(perSample) != answered {
+		t.Errorf("%d samples (%d answered), %d verdict lines for %d verdicts over %d samples; want 6 samples, each answered one judged once",
 			s.Len(), answered, verdicts.Lines, verdicts.Len(), len(perSample))
 	}
 	if first.IsZero() || !first.Before(lastEnd) {
