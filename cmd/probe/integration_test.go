@@ -401,7 +401,8 @@ func TestRealCheck(t *testing.T) {
 	srv.Stop()
 	start := time.Now()
 	r = probe(t, srv, "check", "--config", cfg, "--prompts", prompts)
-	if r.code != 1 || !strings.Contains(r.stderr, "cannot reach Ollama at "+srv.Host) {
+	// Said once, on the server's FAIL line; the error only counts it.
+	if r.code != 1 || !strings.Contains(r.stdout, "FAIL  server "+srv.Host+": cannot reach Ollama at "+srv.Host) || !strings.Contains(r.stderr, "check failed: 1 problem") {
 		t.Errorf("stopped server: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if d := time.Since(start); d > 10*time.Second {

@@ -32,7 +32,7 @@ func TestRealRamblingModelFillsTheWindow(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d, want 0\n%s\n%s", r.code, r.stderr, srv.Log())
 	}
-	if !strings.Contains(r.stderr, "4 unparsed (4 window full), 0 errors") || !strings.Contains(r.stderr, "unparsed (window full)") {
+	if !strings.Contains(r.stderr, "4 unparsed (4 window full), 0 errors") || !strings.Contains(r.stderr, "4 unparsed (4 window full), done") {
 		t.Errorf("stderr does not say why the answers are unparsed:\n%s", r.stderr)
 	}
 	s := readSamples(t, filepath.Join(results, "window"))
