@@ -225,7 +225,12 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// The connection went away while the request arrived: a test
+		// closed the server's connections. Nobody is left to answer.
+		return
+	}
 	var req ChatRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		s.t.Errorf("fakeollama: bad chat request: %v", err)

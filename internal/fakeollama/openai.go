@@ -104,7 +104,12 @@ func (s *Server) openAIChat(w http.ResponseWriter, r *http.Request) {
 	if !s.authorized(w, r) {
 		return
 	}
-	body, _ := io.ReadAll(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// The connection went away while the request arrived: a test
+		// closed the server's connections. Nobody is left to answer.
+		return
+	}
 	var or openAIRequest
 	if err := json.Unmarshal(body, &or); err != nil || !or.Stream {
 		s.t.Errorf("fakeollama: bad /v1 chat request (the fake serves streams only): %v: %s", err, body)
