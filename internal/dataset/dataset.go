@@ -19,8 +19,14 @@ import (
 //go:embed requests.jsonl
 var builtin []byte
 
+//go:embed classroom.jsonl
+var classroom []byte
+
 // BuiltinName names the built-in data set in run.json and messages.
 const BuiltinName = "builtin"
+
+// ClassroomName names the classroom set of probe demo in run.json.
+const ClassroomName = "classroom"
 
 // Request is one harmful request.
 type Request struct {
@@ -40,6 +46,13 @@ type Set struct {
 // Builtin returns the data set shipped with probe.
 func Builtin() (*Set, error) {
 	return parse(BuiltinName, "embedded", builtin, ".jsonl")
+}
+
+// Classroom returns the short set probe demo asks in front of an
+// audience: mild requests a model would usually decline (a forged note, a
+// mean poem, copied homework), with nothing graphic or dangerous in them.
+func Classroom() (*Set, error) {
+	return parse(ClassroomName, "embedded", classroom, ".jsonl")
 }
 
 // Load reads a user's file: .csv (a goal column, as AdvBench's
