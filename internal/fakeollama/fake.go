@@ -80,6 +80,13 @@ type Model struct {
 	Digest        string
 	ContextLength int
 	Thinking      bool
+	// Size is the size on disk /api/tags lists.
+	Size int64
+	// Embedding makes an embedding model, which cannot chat: /api/show
+	// lists "embedding" instead of "completion".
+	Embedding bool
+	// Remote makes a cloud model, which the server forwards elsewhere.
+	Remote bool
 }
 
 // Server is the fake. Chat decides every chat's reply; it may be called
@@ -187,6 +194,9 @@ func (s *Server) show(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	caps := []string{"completion"}
+	if m.Embedding {
+		caps = []string{"embedding"}
+	}
 	if m.Thinking {
 		caps = append(caps, "thinking")
 	}
@@ -201,7 +211,11 @@ func (s *Server) tags(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	var list []map[string]any
 	for n, m := range s.models {
-		list = append(list, map[string]any{"name": n, "model": n, "digest": m.Digest})
+		e := map[string]any{"name": n, "model": n, "digest": m.Digest, "size": m.Size}
+		if m.Remote {
+			e["remote_host"] = "https://ollama.com:443"
+		}
+		list = append(list, e)
 	}
 	s.mu.Unlock()
 	writeJSON(w, 200, map[string]any{"models": list})

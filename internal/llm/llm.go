@@ -113,9 +113,12 @@ type ModelInfo struct {
 	// ContextLength is the context the model was trained for; 0 if unknown.
 	ContextLength int
 	Thinking      bool
-	Family        string
-	Parameters    string
-	Quantization  string
+	// NoChat is set when the server lists what the model can do and chat
+	// ("completion") is not among it: an embedding model.
+	NoChat       bool
+	Family       string
+	Parameters   string
+	Quantization string
 }
 
 // Progress is one step of a pull.

@@ -126,11 +126,16 @@ func (o *Ollama) Show(ctx context.Context, model string) (*ModelInfo, error) {
 			}
 		}
 	}
+	chat := len(sr.Capabilities) == 0
 	for _, c := range sr.Capabilities {
-		if string(c) == "thinking" {
+		switch string(c) {
+		case "thinking":
 			info.Thinking = true
+		case "completion":
+			chat = true
 		}
 	}
+	info.NoChat = !chat
 	lr, err := o.c.List(ctx)
 	if err != nil {
 		return nil, o.wrap(err, model)
@@ -142,6 +147,35 @@ func (o *Ollama) Show(ctx context.Context, model string) (*ModelInfo, error) {
 		}
 	}
 	return info, nil
+}
+
+// Local is a model an Ollama server lists.
+type Local struct {
+	// Name is the model as the server lists it, e.g. "llama3.2:3b".
+	Name string
+	// Size is its size on disk in bytes.
+	Size int64
+	// Remote is set for a model the server only forwards to another host
+	// (Ollama's cloud models), which needs the network.
+	Remote     bool
+	Family     string
+	Parameters string
+}
+
+// List returns the models the server has, in the server's order.
+func (o *Ollama) List(ctx context.Context) ([]Local, error) {
+	lr, err := o.c.List(ctx)
+	if err != nil {
+		return nil, o.wrap(err, "")
+	}
+	out := make([]Local, 0, len(lr.Models))
+	for _, m := range lr.Models {
+		out = append(out, Local{
+			Name: m.Name, Size: m.Size, Remote: m.RemoteHost != "" || m.RemoteModel != "",
+			Family: m.Details.Family, Parameters: m.Details.ParameterSize,
+		})
+	}
+	return out, nil
 }
 
 // Version returns the server's version.

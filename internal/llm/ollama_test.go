@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -102,7 +103,7 @@ func TestShowAndPull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Digest != "sha256:d1" || info.ContextLength != 131072 || !info.Thinking {
+	if info.Digest != "sha256:d1" || info.ContextLength != 131072 || !info.Thinking || info.NoChat {
 		t.Errorf("info = %+v", info)
 	}
 	if _, err := c.Show(context.Background(), "qwen3"); !errors.Is(err, llm.ErrModelNotFound) {
@@ -117,5 +118,29 @@ func TestShowAndPull(t *testing.T) {
 	}
 	if info, err := c.Show(context.Background(), "qwen3"); err != nil || info.Digest != "sha256:pulled" {
 		t.Errorf("after pull: %+v, %v", info, err)
+	}
+}
+
+func TestList(t *testing.T) {
+	f := fakeollama.New(t,
+		fakeollama.Model{Name: "llama3.2:3b", Digest: "sha256:d1", Size: 2_000_000_000},
+		fakeollama.Model{Name: "gpt-oss:120b-cloud", Digest: "sha256:d2", Size: 384, Remote: true},
+	)
+	got, err := client(t, f).List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b llm.Local) int { return int(a.Size - b.Size) })
+	want := []llm.Local{{Name: "gpt-oss:120b-cloud", Size: 384, Remote: true}, {Name: "llama3.2:3b", Size: 2_000_000_000}}
+	if !slices.Equal(got, want) {
+		t.Errorf("List = %+v, want %+v", got, want)
+	}
+	f.AddModel(fakeollama.Model{Name: "nomic-embed-text", Embedding: true})
+	if info, err := client(t, f).Show(context.Background(), "nomic-embed-text"); err != nil || !info.NoChat {
+		t.Errorf("Show of an embedding model: %+v, %v; want NoChat", info, err)
+	}
+	u, _ := url.Parse("http://127.0.0.1:1")
+	if _, err := llm.NewOllama(u).List(context.Background()); !errors.Is(err, llm.ErrUnreachable) {
+		t.Errorf("List of a closed port: %v, want ErrUnreachable", err)
 	}
 }
