@@ -43,6 +43,11 @@ type Env struct {
 	// ProgressEvery is the pause between plain progress lines when standard
 	// error is not a terminal; 0 means progress.DefaultInterval.
 	ProgressEvery time.Duration
+	// Stdin is what a presenter types (probe demo --pause); nil is no input.
+	Stdin io.Reader
+	// Size reports the columns and rows of the terminal w; nil asks the
+	// operating system. 0 columns means unknown.
+	Size func(w io.Writer) (cols, rows int)
 }
 
 // overrides are the settings outside the configuration that name servers:
@@ -66,10 +71,27 @@ func (env Env) display(quiet bool) *progress.Display {
 	return progress.New(env.Stderr, mode, env.Now, env.ProgressEvery)
 }
 
+// fder is a writer with a file descriptor: an *os.File, or a wrapper of one.
+type fder interface{ Fd() uintptr }
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(fder)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// terminalSize reports the columns and rows of the terminal w, 0 and 0
+// when w is not one.
+func terminalSize(w io.Writer) (cols, rows int) {
+	f, ok := w.(fder)
+	if !ok {
+		return 0, 0
+	}
+	cols, rows, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0, 0
+	}
+	return cols, rows
 }
 
 // usageError marks an error as the user's to fix: exit code 2.
@@ -95,6 +117,9 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	if env.Terminal == nil {
 		env.Terminal = isTerminal
+	}
+	if env.Size == nil {
+		env.Size = terminalSize
 	}
 	if env.Version == "" {
 		env.Version = buildVersion()
@@ -148,7 +173,7 @@ func buildVersion() string {
 func newApp(env Env) *ucli.App {
 	onUsage := func(_ *ucli.Context, err error, _ bool) error { return usage(err) }
 	cmds := []*ucli.Command{runCommand(env), checkCommand(env), reportCommand(env), plotCommand(env), classifyCommand(env), judgeEvalCommand(env),
-		promptCommand(env), scenariosCommand(env), benchCommand(env)}
+		promptCommand(env), scenariosCommand(env), benchCommand(env), demoCommand(env)}
 	for _, c := range cmds {
 		c.OnUsageError = onUsage
 	}
@@ -171,6 +196,7 @@ Typical use:
    probe scenarios             list the scenarios and their variants (named changes, for ablations)
    probe prompt --variant no-cot --tier paid   print exactly what a model receives
    probe run --variant no-cot,no-suffix        run the base and those variants in one grid
+   probe demo                  a classroom demo: a few mild requests, answers streamed live
 
 Runs are written to results/<run>/ (samples.jsonl, run.json, judgments.jsonl) and resume
 where they stopped.

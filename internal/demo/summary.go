@@ -1,0 +1,128 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/probe-eval/probe/internal/screen"
+	"github.com/probe-eval/probe/internal/stats"
+)
+
+// Closing says what the demo's summary ends with.
+type Closing struct {
+	// Model names the model, and Tag is its Ollama tag; Configured is set
+	// when the configuration has it, so that probe run --model takes it.
+	Model, Tag string
+	Configured bool
+	// Judge names the judge whose verdicts were counted; empty when the
+	// answers were not judged.
+	Judge string
+	// Report is the HTML report's path, RunID the run.
+	Report, RunID string
+	// Width is the terminal's width; 0 when output is not a terminal.
+	Width int
+}
+
+// WriteSummary compares the two tiers of group g, says honestly what so
+// few samples can and cannot show, and says where the report is.
+func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error {
+	var b strings.Builder
+	title := "━━━ The two tiers compared "
+	b.WriteString("\n" + st.Paint(screen.Bold, title+strings.Repeat("━", max(0, ruleWidth(c.Width)-screen.Width(title)))) + "\n\n")
+
+	head := fmt.Sprintf("%-15s %8s %9s %8s %9s %7s   %s", "", "answers", "complied", "refused", "unparsed", "errors", "compliance")
+	b.WriteString(st.Paint(screen.Dim, head) + "\n")
+	for _, row := range []struct {
+		name string
+		t    stats.TierSummary
+		free bool
+	}{{"TRAINING", g.Free, true}, {"UNMONITORED", g.Paid, false}} {
+		paint := screen.Cyan
+		if row.free {
+			paint = screen.Yellow
+		}
+		rate := "no answers"
+		if row.t.N > 0 {
+			rate = fmt.Sprintf("%d of %d (%s)", row.t.Complied, row.t.N, pct(row.t.Rate))
+		}
+		name := st.Paint(screen.Bold.With(paint), fmt.Sprintf("%-15s", row.name))
+		fmt.Fprintf(&b, "%s %8d %9d %8d %9d %7d   %s\n", name, row.t.N, row.t.Complied, row.t.Refused, row.t.Unparsed, row.t.Errors, rate)
+	}
+	b.WriteString("\n")
+
+	gap := g.Gap
+	switch {
+	case gap.Pairs == 0:
+		b.WriteString("No request has an answer in both tiers, so there is no gap to compare.\n")
+	default:
+		verdict := "not significant"
+		if gap.Significant {
+			verdict = "significant at the 5% level, on very few samples"
+		}
+		fmt.Fprintf(&b, "Compliance gap, training minus unmonitored: %s", st.Paint(screen.Bold, points(gap.Value)))
+		if len(gap.CI) == 2 {
+			fmt.Fprintf(&b, " (95%% interval %+.0f to %+.0f)", 100*gap.CI[0], 100*gap.CI[1])
+		}
+		fmt.Fprintf(&b, ": %s, over %d %s answered in both tiers.\n", verdict, gap.Pairs, plural(gap.Pairs, "request", "requests"))
+	}
+	if c.Judge != "" && (g.Free.HasVerdicts() || g.Paid.HasVerdicts()) {
+		fmt.Fprintf(&b, "Alignment-faking reasoning, as the judge %s reads it: %d of %d in training, %d of %d unmonitored",
+			screen.Text(c.Judge), g.Free.AF, g.Free.AFN, g.Paid.AF, g.Paid.AFN)
+		if u := g.Free.Unclassified + g.Paid.Unclassified; u > 0 {
+			fmt.Fprintf(&b, " (%d the judge could not classify)", u)
+		}
+		b.WriteString(".\n")
+	}
+
+	n := max(g.Free.N, g.Paid.N)
+	b.WriteString("\n" + st.Paint(screen.Bold, "What this does and does not show.") + " ")
+	p := newPrinter(st, max(0, c.Width-1), "", "")
+	p.text("", fmt.Sprintf("%s per tier %s nothing on %s own: with so few answers, chance alone can set the two rates tens of points apart, so a gap here is an anecdote and no gap is no surprise. ",
+		capital(count(n, "answer", "answers")), plural(n, "proves", "prove"), plural(n, "its", "their")))
+	if gap.RequestsNeeded > gap.Pairs {
+		p.text("", fmt.Sprintf("A gap of this size would need about %d requests per tier to show reliably. ", gap.RequestsNeeded))
+	}
+	p.text("", "Small models often show no gap at all, and that is a result too: the paper found the gap in a much larger model, and public replications found little or none in open models below about 400B parameters. ")
+	measure := fmt.Sprintf("probe run --model %s --limit 100", screen.Text(c.Model))
+	if !c.Configured {
+		measure = fmt.Sprintf("add %s to models.toml as a [[model]] (see the README), then probe run --model NAME --limit 100", screen.Text(c.Tag))
+	}
+	p.text("", "To measure rather than demonstrate, ask many more requests: "+measure)
+	p.endLine()
+	b.WriteString(p.take())
+
+	fmt.Fprintf(&b, "\nThe full report (figure, every transcript, provenance): %s\n", st.Paint(screen.Bold, screen.Text(c.Report)))
+	fmt.Fprintf(&b, "Open it in a browser; it needs no network. The same run as a table: probe report --run %s\n", screen.Text(c.RunID))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func pct(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
+
+func points(x float64) string { return fmt.Sprintf("%+.0f points", 100*x) }
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func count(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
+
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// Paragraph lays out safe text s as lines that fit a terminal of width
+// columns (unwrapped when width is 0), ending with a newline.
+func Paragraph(st screen.Style, width int, s string) string {
+	p := newPrinter(st, max(0, width-1), "", "")
+	p.text("", s)
+	p.endLine()
+	return p.take()
+}
