@@ -1,7 +1,6 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/probe-eval/probe/internal/llm"
+	"github.com/probe-eval/probe/internal/tomlpos"
 )
 
 // Config is models.toml after defaults are applied.
@@ -209,13 +209,14 @@ func Parse(name string, b []byte) (*Config, error) {
 		}
 		return nil, &Error{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 	}
+	lines := tomlpos.Scan(string(b))
 	if und := md.Undecoded(); len(und) > 0 {
 		k := und[0]
-		return nil, &Error{File: name, Line: keyLine(b, k), Msg: fmt.Sprintf("unknown key %q%s", k.String(), suggest(k))}
+		return nil, &Error{File: name, Line: lines.FirstOf(k), Msg: fmt.Sprintf("unknown key %q%s", k.String(), suggest(k))}
 	}
 	c.File = name
 	c.applyDefaults()
-	if err := c.check(b); err != nil {
+	if err := c.check(lines); err != nil {
 		return nil, err
 	}
 	return &c, nil
@@ -245,9 +246,9 @@ func (c *Config) applyDefaults() {
 	}
 }
 
-func (c *Config) check(b []byte) error {
+func (c *Config) check(lines tomlpos.Lines) error {
 	bad := func(key, format string, args ...any) error {
-		return &Error{File: c.File, Line: keyLine(b, toml.Key(strings.Split(key, "."))), Msg: fmt.Sprintf("key %s: ", key) + fmt.Sprintf(format, args...)}
+		return &Error{File: c.File, Line: lines.Line(key), Msg: fmt.Sprintf("key %s: ", key) + fmt.Sprintf(format, args...)}
 	}
 	if c.Concurrency < 1 {
 		return bad("concurrency", "must be at least 1")
@@ -266,7 +267,7 @@ func (c *Config) check(b []byte) error {
 	}
 	seen := map[string]bool{}
 	for i, m := range c.Models {
-		line := nthTableLine(b, "model", i)
+		line := lines.Line(tomlpos.Elem("model", i))
 		switch {
 		case m.Name == "":
 			return &Error{File: c.File, Line: line, Msg: "[[model]] needs a name (the label in reports)"}
@@ -281,7 +282,7 @@ func (c *Config) check(b []byte) error {
 		if err := checkThink(m.Think); err != nil {
 			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model %q: think: %v", m.Name, err)}
 		}
-		at := func(key string) int { return max(tableKeyLine(b, "model", i, key), line) }
+		at := func(key string) int { return max(lines.Line(tomlpos.Elem("model", i, key)), line) }
 		if err := c.checkServer(m.Server, fmt.Sprintf("model %q", m.Name), at); err != nil {
 			return err
 		}
@@ -294,8 +295,8 @@ func (c *Config) check(b []byte) error {
 		}
 	}
 	{
-		line := keyLine(b, toml.Key{"judge"})
-		at := func(key string) int { return max(tableKeyLine(b, "judge", -1, key), line) }
+		line := lines.Line("judge")
+		at := func(key string) int { return max(lines.Line("judge."+key), line) }
 		if err := c.checkServer(c.Judge.Server, "[judge]", at); err != nil {
 			return err
 		}
@@ -470,108 +471,4 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
-}
-
-// keyLine finds the line of key k in the TOML text b by following table
-// headers, since the decoder does not report key positions. It returns 0
-// when it cannot tell.
-func keyLine(b []byte, k toml.Key) int {
-	want := k.String()
-	table := ""
-	for i, raw := range bytes.Split(b, []byte("\n")) {
-		line := strings.TrimSpace(stripComment(string(raw)))
-		switch {
-		case line == "":
-			continue
-		case strings.HasPrefix(line, "[["):
-			table = normKey(strings.Trim(line, "[] "))
-			if table == want {
-				return i + 1
-			}
-		case strings.HasPrefix(line, "["):
-			table = normKey(strings.Trim(line, "[] "))
-			if table == want {
-				return i + 1
-			}
-		default:
-			name, _, ok := strings.Cut(line, "=")
-			if !ok {
-				continue
-			}
-			full := normKey(name)
-			if table != "" {
-				full = table + "." + full
-			}
-			if full == want {
-				return i + 1
-			}
-		}
-	}
-	return 0
-}
-
-// tableKeyLine is the line of key inside the n-th [[table]], or inside
-// [table] when n is below 0; 0 when it is not there.
-func tableKeyLine(b []byte, table string, n int, key string) int {
-	in := false
-	for i, raw := range bytes.Split(b, []byte("\n")) {
-		line := strings.TrimSpace(stripComment(string(raw)))
-		if strings.HasPrefix(line, "[") {
-			name := normKey(strings.Trim(line, "[] "))
-			array := strings.HasPrefix(line, "[[")
-			in = false
-			if name == table && array == (n >= 0) {
-				if n <= 0 {
-					in = true
-				}
-				n--
-			}
-			continue
-		}
-		if k, _, ok := strings.Cut(line, "="); in && ok && normKey(k) == key {
-			return i + 1
-		}
-	}
-	return 0
-}
-
-// nthTableLine is the line of the n-th [[name]] header.
-func nthTableLine(b []byte, name string, n int) int {
-	for i, raw := range bytes.Split(b, []byte("\n")) {
-		line := strings.TrimSpace(stripComment(string(raw)))
-		if strings.HasPrefix(line, "[[") && normKey(strings.Trim(line, "[] ")) == name {
-			if n == 0 {
-				return i + 1
-			}
-			n--
-		}
-	}
-	return 0
-}
-
-func normKey(s string) string {
-	parts := strings.Split(s, ".")
-	for i, p := range parts {
-		parts[i] = strings.Trim(strings.TrimSpace(p), `"'`)
-	}
-	return strings.Join(parts, ".")
-}
-
-// stripComment drops a # comment that is not inside a quoted string.
-func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == '\\' && quote == '"':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote = c
-		case quote == 0 && c == '#':
-			return s[:i]
-		}
-	}
-	return s
 }

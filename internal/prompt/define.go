@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/tomlpos"
 )
 
 // Definition is a scenario as its folder declares it: the base prompt and
@@ -537,15 +538,15 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	lines := scanLines(string(mb))
+	lines := tomlpos.Scan(string(mb))
 	if und := md.Undecoded(); len(und) > 0 {
-		return nil, fmt.Errorf("%s: unknown key %q (known: %s)", lineOf(file, lines.firstOf(und[0])), und[0].String(), knownKeys)
+		return nil, fmt.Errorf("%s: unknown key %q (known: %s)", lineOf(file, lines.FirstOf(und[0])), und[0].String(), knownKeys)
 	}
 	if m.Name != name {
-		return nil, fmt.Errorf("%s: name %q does not match its folder %q", lineOf(file, lines.line("name")), m.Name, name)
+		return nil, fmt.Errorf("%s: name %q does not match its folder %q", lineOf(file, lines.Line("name")), m.Name, name)
 	}
 	top := applying{f: f, declare: true, at: func(key string) string {
-		return lineOf(file, lines.line(key)) + ": " + key
+		return lineOf(file, lines.Line(key)) + ": " + key
 	}}
 	sum := sha256.Sum256(mb)
 	d := &Definition{
@@ -629,20 +630,20 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 				return nil, fmt.Errorf("%s: %w", file, err)
 			}
 			i := slices.Index(d.VariantNames(), v)
-			return nil, fmt.Errorf("%s: variant %q: %w", lineOf(file, lines.line(variantKey(i))), v, err)
+			return nil, fmt.Errorf("%s: variant %q: %w", lineOf(file, lines.Line(variantKey(i))), v, err)
 		}
 	}
 	return d, nil
 }
 
-func variantKey(i int) string { return "variant." + strconv.Itoa(i) }
+func variantKey(i int) string { return tomlpos.Elem("variant", i) }
 
 // defineVariants resolves each variant, after the one it extends, into a
 // layout of its own.
-func (d *Definition) defineVariants(f folder, file string, lines tomlLines, vs []variantMeta) error {
+func (d *Definition) defineVariants(f folder, file string, lines tomlpos.Lines, vs []variantMeta) error {
 	index := map[string]int{}
 	for i, v := range vs {
-		at := lineOf(file, lines.line(variantKey(i)))
+		at := lineOf(file, lines.Line(variantKey(i)))
 		switch {
 		case v.Name == "":
 			return fmt.Errorf("%s: a [[variant]] needs a name", at)
@@ -650,7 +651,7 @@ func (d *Definition) defineVariants(f folder, file string, lines tomlLines, vs [
 			return fmt.Errorf("%s: variant name %q: use lower-case letters, digits and '-' (and not \"all\")", at, v.Name)
 		}
 		if j, ok := index[v.Name]; ok {
-			return fmt.Errorf("%s: variant %q is declared twice (first at line %d)", at, v.Name, lines.line(variantKey(j)))
+			return fmt.Errorf("%s: variant %q is declared twice (first at line %d)", at, v.Name, lines.Line(variantKey(j)))
 		}
 		index[v.Name] = i
 		d.Variants = append(d.Variants, Variant{Name: v.Name, Description: v.Description})
@@ -663,7 +664,7 @@ func (d *Definition) defineVariants(f folder, file string, lines tomlLines, vs [
 		}
 		a := applying{f: f, at: func(key string) string {
 			k := variantKey(i)
-			return fmt.Sprintf("%s: variant %q: %s", lineOf(file, lines.line(k+"."+key, k)), v.Name, key)
+			return fmt.Sprintf("%s: variant %q: %s", lineOf(file, lines.Line(k+"."+key, k)), v.Name, key)
 		}}
 		l := d.base
 		if v.Extends != "" {
@@ -698,26 +699,6 @@ func (d *Definition) defineVariants(f folder, file string, lines tomlLines, vs [
 		}
 	}
 	return nil
-}
-
-// firstOf finds the line of a key the decoder reports, which does not say
-// which element of an array of tables it is in: the first line of any
-// element's key of that name.
-func (l tomlLines) firstOf(k toml.Key) int {
-	want := k.String()
-	best := 0
-	for key, n := range l {
-		var parts []string
-		for _, p := range strings.Split(key, ".") {
-			if _, err := strconv.Atoi(p); err != nil {
-				parts = append(parts, p)
-			}
-		}
-		if strings.Join(parts, ".") == want && (best == 0 || n < best) {
-			best = n
-		}
-	}
-	return best
 }
 
 func lineOf(file string, line int) string {

@@ -1,19 +1,20 @@
-package prompt
+package tomlpos
 
 import (
 	"strconv"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 )
 
-// tomlLines holds the line of each key of a scenario.toml, since the TOML
-// decoder does not say where a key was. A key is its dotted path, in which
-// an element of an array of tables is its index: "variant.2.drop",
-// "vars.developer", "variant.2" (the element's header). The first line a
-// key appears on is kept.
-type tomlLines map[string]int
+// Lines holds the line of each key of a TOML text. A key is its dotted
+// path, in which an element of an array of tables is its index:
+// "model.2.tag", "judge.votes", "vars.developer", "variant.2" (the
+// element's header). The first line a key appears on is kept.
+type Lines map[string]int
 
-// line returns the line of the first of keys that is known, or 0.
-func (l tomlLines) line(keys ...string) int {
+// Line returns the line of the first of keys that is known, or 0.
+func (l Lines) Line(keys ...string) int {
 	for _, k := range keys {
 		if n, ok := l[k]; ok {
 			return n
@@ -22,10 +23,39 @@ func (l tomlLines) line(keys ...string) int {
 	return 0
 }
 
-// scanLines reads the keys' lines from the text of a TOML file that has
-// already been decoded without error, so it can be lenient about syntax.
-func scanLines(text string) tomlLines {
-	out := tomlLines{}
+// Elem is the key of an element of an array of tables: Elem("model", 2)
+// is "model.2", and Elem("model", 2, "tag") "model.2.tag".
+func Elem(array string, i int, key ...string) string {
+	return strings.Join(append([]string{array, strconv.Itoa(i)}, key...), ".")
+}
+
+// FirstOf finds the line of a key as the decoder names it (in
+// MetaData.Undecoded, say), which does not tell which element of an array
+// of tables it is in: the first line of any element's key of that name.
+// It returns 0 when the key is not there.
+func (l Lines) FirstOf(k toml.Key) int {
+	want := k.String()
+	best := 0
+	for key, n := range l {
+		var parts []string
+		for _, p := range strings.Split(key, ".") {
+			if _, err := strconv.Atoi(p); err != nil {
+				parts = append(parts, p)
+			}
+		}
+		if strings.Join(parts, ".") == want && (best == 0 || n < best) {
+			best = n
+		}
+	}
+	return best
+}
+
+// Scan reads the keys' lines from the text of a TOML file that has already
+// been decoded without error, so it can be lenient about syntax. Lines
+// inside a multi-line string or a value that spans lines hold no keys, and
+// neither does an inline table.
+func Scan(text string) Lines {
+	out := Lines{}
 	arrays := map[string]int{} // indexed path of an array of tables -> elements so far
 	set := func(key string, n int) {
 		if _, ok := out[key]; !ok {
@@ -113,6 +143,35 @@ func joinKey(a, b string) string {
 // outside quoted strings.
 func brackets(s string) int {
 	n := 0
+	unquoted(s, func(_ int, c byte) bool {
+		switch c {
+		case '[', '{':
+			n++
+		case ']', '}':
+			n--
+		}
+		return true
+	})
+	return n
+}
+
+// stripComment drops a # comment that is not inside a quoted string.
+func stripComment(s string) string {
+	end := len(s)
+	unquoted(s, func(i int, c byte) bool {
+		if c == '#' {
+			end = i
+			return false
+		}
+		return true
+	})
+	return s[:end]
+}
+
+// unquoted calls f with each byte of s outside a quoted string, and its
+// index, until f returns false. A quote opens with ' or " and closes with
+// the same; a backslash escapes the next byte inside "...".
+func unquoted(s string, f func(i int, c byte) bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -124,30 +183,8 @@ func brackets(s string) int {
 		case quote != 0:
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '[' || c == '{':
-			n++
-		case c == ']' || c == '}':
-			n--
+		case !f(i, c):
+			return
 		}
 	}
-	return n
-}
-
-// stripComment drops a # comment that is not inside a quoted string.
-func stripComment(s string) string {
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0 && c == '\\' && quote == '"':
-			i++
-		case quote != 0 && c == quote:
-			quote = 0
-		case quote == 0 && (c == '"' || c == '\''):
-			quote = c
-		case quote == 0 && c == '#':
-			return s[:i]
-		}
-	}
-	return s
 }
