@@ -35,7 +35,8 @@ type Config struct {
 	// inside its scratchpad and is asked to go on.
 	MaxTurns int `toml:"max_turns" json:"max_turns"`
 	// Retries is how many times a chat that failed for a transient reason
-	// (connection lost, stream cut, server error) is tried again.
+	// (connection lost, stream cut, server error) is tried again; 0, set
+	// in the file, tries once.
 	Retries int `toml:"retries" json:"retries"`
 	// Samples is how many answers are drawn per request and tier.
 	Samples int `toml:"samples" json:"samples"`
@@ -215,38 +216,58 @@ func Parse(name string, b []byte) (*Config, error) {
 		return nil, &Error{File: name, Line: lines.FirstOf(k), Msg: fmt.Sprintf("unknown key %q%s", k.String(), suggest(k))}
 	}
 	c.File = name
-	c.applyDefaults()
-	if err := c.check(lines); err != nil {
+	c.applyDefaults(md)
+	if err := c.check(md, lines); err != nil {
 		return nil, err
 	}
 	return &c, nil
 }
 
-func (c *Config) applyDefaults() {
-	if c.Concurrency == 0 {
+// applyDefaults fills the keys the file leaves out. A key it sets keeps its
+// value, 0 included: retries = 0 means no retry, and a 0 where it cannot
+// be right (concurrency, samples) is check's to refuse, not to replace.
+func (c *Config) applyDefaults(md toml.MetaData) {
+	set := func(key string) bool { return md.IsDefined(key) }
+	if !set("concurrency") {
 		c.Concurrency = DefaultConcurrency
 	}
-	if c.KeepAlive.Duration == 0 {
+	if !set("keep_alive") {
 		c.KeepAlive.Duration = DefaultKeepAlive
 	}
-	if c.RequestTimeout.Duration == 0 {
+	if !set("request_timeout") {
 		c.RequestTimeout.Duration = DefaultRequestTimeout
 	}
-	if c.MaxTurns == 0 {
+	if !set("max_turns") {
 		c.MaxTurns = DefaultMaxTurns
 	}
-	if c.Retries == 0 {
+	if !set("retries") {
 		c.Retries = DefaultRetries
 	}
-	if c.Samples == 0 {
+	if !set("samples") {
 		c.Samples = DefaultSamples
 	}
-	if len(c.Scenarios) == 0 {
+	if !set("scenarios") {
 		c.Scenarios = []string{DefaultScenario}
 	}
 }
 
-func (c *Config) check(lines tomlpos.Lines) error {
+// elemKeys lists, for each element of the array of tables name, the keys
+// it sets, read from the decoder's metadata in file order: IsDefined does
+// not look inside an array.
+func elemKeys(md toml.MetaData, name string) []map[string]bool {
+	var out []map[string]bool
+	for _, k := range md.Keys() {
+		switch {
+		case len(k) == 1 && k[0] == name:
+			out = append(out, map[string]bool{})
+		case len(k) == 2 && k[0] == name && len(out) > 0:
+			out[len(out)-1][k[1]] = true
+		}
+	}
+	return out
+}
+
+func (c *Config) check(md toml.MetaData, lines tomlpos.Lines) error {
 	bad := func(key, format string, args ...any) error {
 		return &Error{File: c.File, Line: lines.Line(key), Msg: fmt.Sprintf("key %s: ", key) + fmt.Sprintf(format, args...)}
 	}
@@ -262,10 +283,20 @@ func (c *Config) check(lines tomlpos.Lines) error {
 	if c.Samples < 1 {
 		return bad("samples", "must be at least 1")
 	}
+	if c.KeepAlive.Duration <= 0 {
+		return bad("keep_alive", "must be more than 0")
+	}
+	if c.RequestTimeout.Duration <= 0 {
+		return bad("request_timeout", "must be more than 0")
+	}
+	if len(c.Scenarios) == 0 {
+		return bad("scenarios", "names no scenario (leave it out for %q)", DefaultScenario)
+	}
 	if len(c.Models) == 0 {
 		return &Error{File: c.File, Msg: "no [[model]] table: add one with name and tag (see the README)"}
 	}
 	seen := map[string]bool{}
+	modelKeys := elemKeys(md, "model")
 	for i, m := range c.Models {
 		line := lines.Line(tomlpos.Elem("model", i))
 		switch {
@@ -283,7 +314,8 @@ func (c *Config) check(lines tomlpos.Lines) error {
 			return &Error{File: c.File, Line: line, Msg: fmt.Sprintf("model %q: think: %v", m.Name, err)}
 		}
 		at := func(key string) int { return max(lines.Line(tomlpos.Elem("model", i, key)), line) }
-		if err := c.checkServer(m.Server, fmt.Sprintf("model %q", m.Name), at); err != nil {
+		set := func(key string) bool { return i < len(modelKeys) && modelKeys[i][key] }
+		if err := c.checkServer(m.Server, fmt.Sprintf("model %q", m.Name), at, set); err != nil {
 			return err
 		}
 		opts := m.Options()
@@ -297,15 +329,28 @@ func (c *Config) check(lines tomlpos.Lines) error {
 	{
 		line := lines.Line("judge")
 		at := func(key string) int { return max(lines.Line("judge."+key), line) }
-		if err := c.checkServer(c.Judge.Server, "[judge]", at); err != nil {
+		set := func(key string) bool { return md.IsDefined("judge", key) }
+		if err := c.checkServer(c.Judge.Server, "[judge]", at, set); err != nil {
 			return err
+		}
+		bad := func(key, format string, args ...any) error {
+			return &Error{File: c.File, Line: at(key), Msg: fmt.Sprintf("[judge]: %s: ", key) + fmt.Sprintf(format, args...)}
+		}
+		// votes = 0 would ask nothing; 0 for num_ctx and num_predict has
+		// a meaning (sized from the prompt; the judge's own bound).
+		switch {
+		case c.Judge.Votes < 0 || (c.Judge.Votes == 0 && set("votes")):
+			return bad("votes", "must be at least 1")
+		case c.Judge.NumCtx < 0:
+			return bad("num_ctx", "must not be negative")
+		case c.Judge.NumPredict < 0:
+			return bad("num_predict", "must not be negative")
+		case c.Judge.Temperature != nil && *c.Judge.Temperature < 0:
+			return bad("temperature", "must not be negative")
 		}
 		opts := map[string]any{}
 		if c.Judge.NumCtx != 0 {
 			opts["num_ctx"] = c.Judge.NumCtx
-		}
-		if c.Judge.NumPredict < 0 {
-			return &Error{File: c.File, Line: at("num_predict"), Msg: "[judge]: num_predict must not be negative"}
 		}
 		if err := c.checkBackendOptions(c.Judge.Backend, opts, nil, "[judge]", at); err != nil {
 			return err
@@ -330,8 +375,8 @@ func (c *Config) check(lines tomlpos.Lines) error {
 }
 
 // checkServer checks where a model or the judge (what) is served; at gives
-// the line of one of its keys.
-func (c *Config) checkServer(s Server, what string, at func(key string) int) error {
+// the line of one of its keys, and set whether its table sets that key.
+func (c *Config) checkServer(s Server, what string, at func(key string) int, set func(key string) bool) error {
 	bad := func(key, format string, args ...any) error {
 		return &Error{File: c.File, Line: at(key), Msg: fmt.Sprintf("%s: %s: ", what, key) + fmt.Sprintf(format, args...)}
 	}
@@ -344,7 +389,8 @@ func (c *Config) checkServer(s Server, what string, at func(key string) int) err
 	if n, ok := repeated(s.Hosts); ok {
 		return bad("hosts", "%q is listed twice", n)
 	}
-	if s.Concurrency < 0 {
+	// Left out, concurrency is the top level's; set, it must be usable.
+	if s.Concurrency < 0 || (s.Concurrency == 0 && set("concurrency")) {
 		return bad("concurrency", "must be at least 1")
 	}
 	if s.Backend != llm.BackendOpenAI {

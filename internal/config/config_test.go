@@ -169,3 +169,61 @@ api_key_env = "KEY"
 		t.Errorf("classify's --host is over [judge] host: %q", got)
 	}
 }
+
+// A key left out takes its default; a key set to 0 keeps 0 where 0 means
+// something and is refused, at its line, where it cannot be right.
+func TestZeroSetOrLeftOut(t *testing.T) {
+	const model = "[[model]]\nname = \"a\"\ntag = \"a\"\n"
+	kept := []struct {
+		name, in string
+		got      func(c *Config) any
+		want     any
+	}{
+		{"retries left out", model, func(c *Config) any { return c.Retries }, DefaultRetries},
+		{"retries = 0", "retries = 0\n" + model, func(c *Config) any { return c.Retries }, 0},
+		{"retries = 3", "retries = 3\n" + model, func(c *Config) any { return c.Retries }, 3},
+		{"concurrency left out", model, func(c *Config) any { return c.Concurrency }, DefaultConcurrency},
+		{"samples left out", model, func(c *Config) any { return c.Samples }, DefaultSamples},
+		{"max_turns left out", model, func(c *Config) any { return c.MaxTurns }, DefaultMaxTurns},
+		{"keep_alive left out", model, func(c *Config) any { return c.KeepAlive.Duration }, DefaultKeepAlive},
+		{"scenarios left out", model, func(c *Config) any { return strings.Join(c.Scenarios, ",") }, DefaultScenario},
+		{"judge num_ctx = 0 is sized", "[judge]\nmodel = \"j\"\nnum_ctx = 0\n" + model, func(c *Config) any { return c.Judge.NumCtx }, 0},
+		{"judge num_predict = 0 is the judge's", "[judge]\nmodel = \"j\"\nnum_predict = 0\n" + model, func(c *Config) any { return c.Judge.NumPredict }, 0},
+		{"judge votes left out", "[judge]\nmodel = \"j\"\n" + model, func(c *Config) any { return c.Judge.Votes }, 0},
+		{"model concurrency left out", model, func(c *Config) any { return c.Models[0].Concurrency }, 0},
+	}
+	for _, tt := range kept {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("m.toml", []byte(tt.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.got(c); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	refused := []struct{ name, in, want string }{
+		{"concurrency = 0", "samples = 1\nconcurrency = 0\n" + model, "m.toml:2: key concurrency: must be at least 1"},
+		{"samples = 0", "samples = 0\n" + model, "m.toml:1: key samples: must be at least 1"},
+		{"max_turns = 0", "max_turns = 0\n" + model, "m.toml:1: key max_turns: must be at least 1"},
+		{"keep_alive = 0s", "keep_alive = \"0s\"\n" + model, "m.toml:1: key keep_alive: must be more than 0"},
+		{"request_timeout = 0s", "\nrequest_timeout = \"0s\"\n" + model, "m.toml:2: key request_timeout: must be more than 0"},
+		{"request_timeout negative", "request_timeout = \"-1m\"\n" + model, "m.toml:1: key request_timeout: must be more than 0"},
+		{"scenarios = []", "scenarios = []\n" + model, "m.toml:1: key scenarios: names no scenario"},
+		{"judge votes = 0", "[judge]\nmodel = \"j\"\nvotes = 0\n" + model, "m.toml:3: [judge]: votes: must be at least 1"},
+		{"judge votes negative", "[judge]\nmodel = \"j\"\nvotes = -5\n" + model, "m.toml:3: [judge]: votes: must be at least 1"},
+		{"judge concurrency = 0", "[judge]\nmodel = \"j\"\nconcurrency = 0\n" + model, "m.toml:3: [judge]: concurrency: must be at least 1"},
+		{"judge num_ctx negative", "[judge]\nmodel = \"j\"\n\nnum_ctx = -1\n" + model, "m.toml:4: [judge]: num_ctx: must not be negative"},
+		{"judge temperature negative", "[judge]\nmodel = \"j\"\ntemperature = -0.5\n" + model, "m.toml:3: [judge]: temperature: must not be negative"},
+		{"second model's concurrency = 0", model + "[[model]]\nname = \"b\"\ntag = \"b\"\nconcurrency = 0\n", `m.toml:7: model "b": concurrency: must be at least 1`},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("m.toml", []byte(tt.in))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
