@@ -18,6 +18,7 @@ import (
 	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/report"
+	"github.com/probe-eval/probe/internal/screen"
 	"github.com/probe-eval/probe/internal/stats"
 )
 
@@ -70,7 +71,9 @@ side, the same model's runs together; --sort gap puts the largest gap first.
 Formats: table, json, markdown and csv format the table. html writes one self-contained page
 (table, the paper's figure, a transcript browser, the runs' provenance) that loads nothing
 and works offline. samples-csv writes every sample, texts included, one line each, for a
-spreadsheet or pandas.`,
+spreadsheet or pandas. Printed on a terminal, these two show the control characters of the
+models' text as symbols (␛ for ESC) instead of sending them; piped or with --output they are
+exact.`,
 		Flags: []ucli.Flag{
 			resultsFlag(),
 			&ucli.StringSliceFlag{Name: "run", Usage: "run `ID` (repeatable: several compare runs); default: the newest run under --results"},
@@ -121,7 +124,14 @@ func Report(_ context.Context, o ReportOptions, env Env) error {
 	if err := report.Write(&buf, r, o.Format); err != nil {
 		return err
 	}
-	return writeOutput(buf.Bytes(), o.Output, env)
+	out := buf.Bytes()
+	// A model's answer may hold escape sequences; on a terminal they would
+	// act on it, so its control characters are shown instead. Piped or
+	// written to a file the report stays exact.
+	if o.Output == "" && report.ShowsModelText(o.Format) && env.Terminal(env.Stdout) {
+		out = []byte(screen.Text(buf.String()))
+	}
+	return writeOutput(out, o.Output, env)
 }
 
 // writeRunReport prints the table probe report prints of one run with the

@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"fmt"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -234,6 +236,94 @@ func TestPlot(t *testing.T) {
 		r := probe(t, append([]string{"plot", "--results", results}, args...)...)
 		if r.code != ExitUsage {
 			t.Errorf("plot %v: exit %d, stderr %q; want %d", args, r.code, r.stderr, ExitUsage)
+		}
+	}
+}
+
+// probeOn runs probe with standard output a terminal, as Env.Terminal
+// tells, when terminal is set.
+func probeOn(t *testing.T, terminal bool, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), append([]string{"probe"}, args...), Env{
+		Stdout: &out, Stderr: &errb, Version: "test",
+		Now:      func() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) },
+		Terminal: func(w io.Writer) bool { return terminal && w == &out },
+	})
+	return result{code, out.String(), errb.String()}
+}
+
+// A model's answer that holds escape sequences reaches a terminal as text
+// it shows, never as codes it obeys; piped or written to a file, the
+// report holds the exact bytes.
+func TestReportModelTextOnTerminal(t *testing.T) {
+	const (
+		clear  = "\x1b[2J"          // clears the screen
+		title  = "\x1b]0;pwned\x07" // sets the window's title
+		c1     = "\u009b31m"        // a CSI in one C1 character
+		bidi   = "\u202eevil\u202c" // reverses the line
+		shown  = "␛[2J"             // what the terminal shows instead
+		hidden = "<U+009B>31m"
+	)
+	var samples []record.Sample
+	for q := range 3 {
+		samples = append(samples, smp(q, record.Free, 0, record.Complied), smp(q, record.Paid, 0, record.Refused))
+	}
+	samples[0].Output = "<request_fully_accepted/> " + clear + title + " done"
+	samples[0].Scratchpad = "I think " + c1 + bidi
+	results := t.TempDir()
+	writeRecords(t, results, "r1", samples, nil)
+
+	for _, format := range []string{"samples-csv", "html"} {
+		t.Run(format, func(t *testing.T) {
+			args := []string{"report", "--results", results, "--format", format}
+			term := probeOn(t, true, args...)
+			if term.code != 0 {
+				t.Fatalf("on a terminal: exit %d: %s", term.code, term.stderr)
+			}
+			for _, raw := range []string{"\x1b", "\x07", "\u009b", "\u202e"} {
+				if strings.Contains(term.stdout, raw) {
+					t.Errorf("on a terminal the report holds %q raw", raw)
+				}
+			}
+			for _, want := range []string{shown, hidden, "<U+202E>evil"} {
+				if !strings.Contains(term.stdout, want) {
+					t.Errorf("on a terminal the report lacks %q", want)
+				}
+			}
+
+			piped := probeOn(t, false, args...)
+			if piped.code != 0 {
+				t.Fatalf("piped: exit %d: %s", piped.code, piped.stderr)
+			}
+			for _, want := range []string{clear, c1, "\u202eevil"} {
+				if !strings.Contains(piped.stdout, want) {
+					t.Errorf("piped, the report lacks the exact %q", want)
+				}
+			}
+			if strings.Contains(piped.stdout, shown) {
+				t.Errorf("piped, the report was neutralised")
+			}
+
+			file := filepath.Join(t.TempDir(), "out."+format)
+			written := probeOn(t, true, append(args, "--output", file)...)
+			if written.code != 0 {
+				t.Fatalf("--output: exit %d: %s", written.code, written.stderr)
+			}
+			b, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(b) != piped.stdout {
+				t.Errorf("--output from a terminal differs from the piped report")
+			}
+		})
+	}
+	// Formats without the models' words print the same either way.
+	for _, format := range []string{"table", "json", "markdown", "csv"} {
+		args := []string{"report", "--results", results, "--format", format}
+		if term, piped := probeOn(t, true, args...), probeOn(t, false, args...); term.stdout != piped.stdout || term.code != 0 {
+			t.Errorf("%s: exit %d; on a terminal differs from piped", format, term.code)
 		}
 	}
 }
