@@ -333,7 +333,8 @@ type writer struct {
 	now   func() time.Time
 }
 
-type outcome struct {
+// verdict is a job's judgment, with the job's place in the plan.
+type verdict struct {
 	i  int
 	jd record.Judgment
 }
@@ -364,7 +365,7 @@ func (w *writer) run(ctx context.Context, jobs iter.Seq[job], known []job, o Cla
 		defer mu.Unlock()
 		return started[i]
 	}
-	err := llm.EachOf(ctx, o.Concurrency, numbered, func(ctx context.Context, i int, send func(outcome)) error {
+	err := llm.EachOf(ctx, o.Concurrency, numbered, func(ctx context.Context, i int, send func(verdict)) error {
 		jb := at(i)
 		jd, err := o.Judge.Ask(ctx, jb.q, jb.t)
 		if err != nil && ctx.Err() != nil {
@@ -373,9 +374,9 @@ func (w *writer) run(ctx context.Context, jobs iter.Seq[job], known []job, o Cla
 		fill(&jd, jb.s)
 		// A finished verdict is always handed over, even when the judge
 		// stopped: it says which votes were lost.
-		send(outcome{i, jd})
+		send(verdict{i, jd})
 		return err
-	}, func(oc outcome) error {
+	}, func(oc verdict) error {
 		if err := w.write(oc.jd); err != nil {
 			return fmt.Errorf("%w (what was written before is kept; free space and rerun to resume)", err)
 		}
