@@ -200,7 +200,8 @@ Typical use:
 
 Runs are written to results/<run>/ (samples.jsonl, run.json, judgments.jsonl) and resume
 where they stopped.
-Exit codes: 0 success, 1 a failure while running, 2 a usage or configuration error.`,
+Exit codes: 0 success, 1 a failure while running, 2 a usage or configuration error,
+130 interrupted (the same command resumes the run).`,
 		Writer:          env.Stdout,
 		ErrWriter:       env.Stderr,
 		Commands:        cmds,
