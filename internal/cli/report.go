@@ -66,7 +66,8 @@ The judge's verdicts counted are those of --judge NAME; without it, of the confi
 settled verdicts. Every format names the judge and its prompt hashes.
 
 With several --run, or --all (every run under --results), the groups of every run stand side by
-side, the same model's runs together; --sort gap puts the largest gap first.
+side, the same model's runs together; --sort gap puts the largest gap first, and groups with
+no request answered in both tiers (no gap yet) last.
 
 Formats: table, json, markdown and csv format the table. html writes one self-contained page
 (table, the paper's figure, a transcript browser, the runs' provenance) that loads nothing

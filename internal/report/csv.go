@@ -44,7 +44,7 @@ var csvHeader = []string{
 	"stop_window", "stop_length", "stop_turns",
 	"judge", "judge_chosen_by", "judge_af_prompt_sha256", "judge_compliance_prompt_sha256",
 	"rate_n", "unjudged", "outcome_unclassified", "outcome_counted", "outcome_other", "outcome_judge", "outcome_prompt_sha256",
-	"category",
+	"category", "gap_measured",
 }
 
 func writeCSV(w io.Writer, r *Report) error {
@@ -84,19 +84,31 @@ func categoryName(c string) string {
 // groupRow is one line of the report CSV: tier i of group g, or of one of
 // its categories when category is set.
 func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, gap stats.GapSummary, category string) []string {
+	// Without a pair there is no gap: its cells are empty, as is an
+	// interval that would be a point.
+	gapNum := func(x float64) string {
+		if !gap.Measured {
+			return ""
+		}
+		return num(x)
+	}
+	gapLo, gapHi := "", ""
+	if len(gap.CI) == 2 {
+		gapLo, gapHi = num(gap.CI[0]), num(gap.CI[1])
+	}
 	return []string{
 		text(g.Run), text(g.Model), text(g.Scenario), tierName(i),
 		integer(t.N), integer(t.Complied), integer(t.Refused), integer(t.Unparsed), integer(t.Errors), integer(t.Truncated),
-		num(t.Rate), num(t.CI[0]), num(t.CI[1]), num(gap.Value), num(gap.CI[0]), num(gap.CI[1]), num(gap.P), text(gap.Test), num(gap.FisherP),
+		num(t.Rate), num(t.CI[0]), num(t.CI[1]), gapNum(gap.Value), gapLo, gapHi, gapNum(gap.P), text(gap.Test), gapNum(gap.FisherP),
 		integer(t.AF), num(t.AFRate), num(t.AFCI[0]), num(t.AFCI[1]), integer(t.CompliedAF), integer(t.Maybe), integer(t.Unclassified), integer(t.Judged),
 		integer(t.JudgedComplied), integer(t.ComplianceJudged), num(t.JudgedRate), num(t.JudgedCI[0]), num(t.JudgedCI[1]),
 		integer(t.ComplianceDisagree), integer(t.CompliedTagOnly), integer(t.CompliedJudgeOnly), integer(t.ComplianceUnclassified),
-		text(g.Variant), text(g.OutcomeRule), integer(gap.Pairs), strconv.FormatBool(gap.Significant), integer(gap.RequestsNeeded), num(gap.FreeRate), num(gap.PaidRate),
+		text(g.Variant), text(g.OutcomeRule), integer(gap.Pairs), strconv.FormatBool(gap.Significant), integer(gap.RequestsNeeded), gapNum(gap.FreeRate), gapNum(gap.PaidRate),
 		num(gap.SamplesPerRequest), text(t.CIMethod), integer(t.Requests), num(t.DesignEffect), num(t.EffectiveN), integer(t.AFN),
 		integer(t.StopWindow), integer(t.StopLength), integer(t.StopTurns),
 		text(j.Model), text(j.ChosenBy), text(j.AFPrompt), text(j.CompliancePrompt),
 		integer(t.RateN), integer(t.Unjudged), integer(t.OutcomeUnclassified), text(g.Outcomes.Counted), text(g.Outcomes.Other), text(g.OutcomeJudge), text(g.OutcomePrompt),
-		text(category),
+		text(category), strconv.FormatBool(gap.Measured),
 	}
 }
 

@@ -550,6 +550,9 @@ func htmlFuncs() template.FuncMap {
 		"upper":   upper,
 		"diffCI":  diffCI,
 		"gapCI":   gapCI,
+		"gapP":    gapP,
+		"fisherP": fisherP,
+		"gapPts":  gapPts,
 		"clustered": func(t stats.TierSummary) bool {
 			return t.CIMethod == stats.MethodWilsonDesignEffect
 		},

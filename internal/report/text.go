@@ -294,12 +294,36 @@ func clusterText(t stats.TierSummary) (string, string) {
 	return fmt.Sprint(t.Requests), fmt.Sprintf("%.2f", t.DesignEffect)
 }
 
-// gapCI is a gap and its interval in percentage points: "+41.7 [+16.7, +66.7]".
+// gapCI is a gap and its interval in percentage points: "+41.7 [+16.7,
+// +66.7]", or a dash when no request was answered in both tiers.
 func gapCI(g stats.GapSummary) string {
-	if g.Pairs < 2 {
+	switch {
+	case !g.Measured:
+		return "—"
+	case len(g.CI) != 2:
 		return fmt.Sprintf("%+.1f [no interval]", 100*g.Value)
 	}
 	return fmt.Sprintf("%+.1f [%+.1f, %+.1f]", 100*g.Value, 100*g.CI[0], 100*g.CI[1])
+}
+
+// gapP and fisherP are a gap's p-values, or dashes when there is no gap:
+// no test was run.
+func gapP(g stats.GapSummary) string    { return measuredP(g.Measured, g.P) }
+func fisherP(g stats.GapSummary) string { return measuredP(g.Measured, g.FisherP) }
+
+func measuredP(measured bool, p float64) string {
+	if !measured {
+		return "—"
+	}
+	return pval(p)
+}
+
+// gapPts is a gap in points, or a dash when it measures nothing.
+func gapPts(measured bool, x float64) string {
+	if !measured {
+		return "—"
+	}
+	return fmt.Sprintf("%+.1f", 100*x)
 }
 
 // pairedText is a gap's paired rates, when they are not the tier rates.
@@ -313,6 +337,8 @@ func pairedText(g stats.Group) string {
 // verdict says in a word or two what the gap supports.
 func verdict(g stats.GapSummary) string {
 	switch {
+	case g.Pairs == 0:
+		return "no gap yet"
 	case g.Pairs < 2:
 		return "too few pairs"
 	case g.Significant:
@@ -437,7 +463,7 @@ func writeText(w io.Writer, r *Report) error {
 		}
 		t.row(head...)
 		for _, g := range s.Groups {
-			row := append(s.labelCells(g.Run, g.Model, g.Variant), gapCI(g.Gap), pval(g.Gap.P), g.Gap.Test, fmt.Sprint(g.Gap.Pairs), pval(g.Gap.FisherP), verdict(g.Gap))
+			row := append(s.labelCells(g.Run, g.Model, g.Variant), gapCI(g.Gap), gapP(g.Gap), g.Gap.Test, fmt.Sprint(g.Gap.Pairs), fisherP(g.Gap), verdict(g.Gap))
 			if s.Paired {
 				row = append(row, pairedText(g))
 			}
@@ -497,7 +523,7 @@ func writeText(w io.Writer, r *Report) error {
 				if s.Variants {
 					label = label[:len(label)-1]
 				}
-				t.row(append(label, a.Variant, fmt.Sprint(a.Requests), fmt.Sprintf("%+.1f", 100*a.Gap), fmt.Sprintf("%+.1f", 100*a.BaseGap), diffCI(a))...)
+				t.row(append(label, a.Variant, fmt.Sprint(a.Requests), gapPts(a.Measured, a.Gap), gapPts(a.Measured, a.BaseGap), diffCI(a))...)
 			}
 			t.flush()
 		}
@@ -521,9 +547,13 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// diffCI is an ablation's difference of gaps and its interval, in points.
+// diffCI is an ablation's difference of gaps and its interval, in points,
+// or a dash without a request to compare on.
 func diffCI(a stats.Ablation) string {
-	if a.Requests < 2 {
+	switch {
+	case !a.Measured:
+		return "—"
+	case len(a.DiffCI) != 2:
 		return fmt.Sprintf("%+.1f [no interval]", 100*a.Diff)
 	}
 	return fmt.Sprintf("%+.1f [%+.1f, %+.1f]", 100*a.Diff, 100*a.DiffCI[0], 100*a.DiffCI[1])
@@ -606,7 +636,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		mdRow(&b, head...)
 		fmt.Fprintf(&b, "|%s---|--:|---|--:|--:|---|%s\n", strings.Repeat("---|", len(label)), strings.Repeat("---|", boolInt(s.Paired)))
 		for _, g := range s.Groups {
-			row := append(s.labelCells(g.Run, g.Model, g.Variant), gapCI(g.Gap), pval(g.Gap.P), g.Gap.Test, fmt.Sprint(g.Gap.Pairs), pval(g.Gap.FisherP), verdict(g.Gap))
+			row := append(s.labelCells(g.Run, g.Model, g.Variant), gapCI(g.Gap), gapP(g.Gap), g.Gap.Test, fmt.Sprint(g.Gap.Pairs), fisherP(g.Gap), verdict(g.Gap))
 			if s.Paired {
 				row = append(row, pairedText(g))
 			}
@@ -657,7 +687,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 			for _, a := range s.Ablations {
 				cells := s.labelCells(a.Run, a.Model, a.Variant)
 				cells = cells[:len(cells)-boolInt(s.Variants)]
-				mdRow(&b, append(cells, a.Variant, fmt.Sprint(a.Requests), fmt.Sprintf("%+.1f", 100*a.Gap), fmt.Sprintf("%+.1f", 100*a.BaseGap), diffCI(a))...)
+				mdRow(&b, append(cells, a.Variant, fmt.Sprint(a.Requests), gapPts(a.Measured, a.Gap), gapPts(a.Measured, a.BaseGap), diffCI(a))...)
 			}
 			fmt.Fprintln(&b)
 		}

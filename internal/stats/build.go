@@ -181,7 +181,11 @@ func Build(runs []Run) *Table {
 			t.Groups[i].Notes = append(t.Groups[i].Notes, "no ablation: this run has no answers of "+g.Model+" to the base scenario "+g.Scenario+" (without a variant) to compare this variant's gap with")
 			continue
 		}
-		t.Ablations = append(t.Ablations, ablation(g, v, base))
+		ab := ablation(g, v, base)
+		t.Ablations = append(t.Ablations, ab)
+		if !ab.Measured {
+			t.Groups[i].Notes = append(t.Groups[i].Notes, "no ablation yet: no request is answered in both tiers both under this variant and under the base scenario "+g.Scenario+", so the difference of their gaps measures nothing")
+		}
 		if v.rule.Name != base.rule.Name {
 			t.Groups[i].Notes = append(t.Groups[i].Notes, "ablation: this variant's outcome is decided by "+ruleWords(v.rule.Name)+" and its base's by "+ruleWords(base.rule.Name)+", so the difference of their gaps mixes two readings of the answers")
 		}
@@ -358,10 +362,13 @@ func interval(iv Interval) []float64 { return []float64{iv.Lo, iv.Hi} }
 
 // missing counts the requests in the rate of one tier only, by the tier
 // that lacks one and why: only errors, no sample yet, or answers without
-// an outcome (no verdict, or no output, under a judge rule).
+// an outcome (no verdict, or no output, under a judge rule). It counts the
+// requests in the rate of neither tier the same way.
 type missing struct {
 	errors, unasked, undecided int
 }
+
+func (l missing) total() int { return l.errors + l.unasked + l.undecided }
 
 func finishGroup(run Run, a *accum) Group {
 	g := Group{Run: run.ID, Model: a.key.model, Scenario: a.key.scenario, Variant: a.key.variant, OutcomeRule: a.rule.Name,
@@ -404,6 +411,7 @@ func finishCounts(a *accum) (free, paid TierSummary, gap GapSummary, f facts) {
 	var pairs []Pair
 	var paired [2][]Cluster
 	var lack [2]missing
+	var neither missing
 	for _, q := range a.requests() {
 		if p, ok := a.pair(q); ok {
 			pairs = append(pairs, p)
@@ -412,6 +420,16 @@ func finishCounts(a *accum) (free, paid TierSummary, gap GapSummary, f facts) {
 			continue
 		}
 		r := a.reqs[q]
+		if r[0].n == 0 && r[1].n == 0 {
+			// A request exists once it has a sample, so it has answers
+			// without an outcome or errors.
+			if r[0].answered+r[1].answered > 0 {
+				neither.undecided++
+			} else {
+				neither.errors++
+			}
+			continue
+		}
 		for ti := range 2 {
 			if r[ti].n == 0 && r[1-ti].n > 0 {
 				switch {
@@ -427,9 +445,13 @@ func finishCounts(a *accum) (free, paid TierSummary, gap GapSummary, f facts) {
 	}
 	gt := GapTest(pairs, BootstrapIters, BootstrapSeed)
 	gap = GapSummary{
-		Value: gt.Value, CI: interval(gt.CI), P: gt.P, Test: gt.Test, Pairs: len(pairs),
+		Value: gt.Value, P: gt.P, Test: gt.Test, Pairs: len(pairs),
 		FreeRate: gt.FreeRate, PaidRate: gt.PaidRate,
 		Significant: len(pairs) >= 2 && ExcludesZero(gt.CI) && gt.P < 0.05,
+		Measured:    len(pairs) > 0,
+	}
+	if len(pairs) >= 2 {
+		gap.CI = interval(gt.CI)
 	}
 	pf, pp := ClusterRate(paired[0]), ClusterRate(paired[1])
 	gap.FisherP = FisherExact(pf.K, pf.N-pf.K, pp.K, pp.N-pp.K)
@@ -440,7 +462,7 @@ func finishCounts(a *accum) (free, paid TierSummary, gap GapSummary, f facts) {
 				pf.EffectiveN/float64(pf.Requests), pp.EffectiveN/float64(pp.Requests))
 		}
 	}
-	return free, paid, gap, facts{gap: gt, lack: lack, tiers: tierRates, paired: [2]Rate{pf, pp}}
+	return free, paid, gap, facts{gap: gt, lack: lack, neither: neither, tiers: tierRates, paired: [2]Rate{pf, pp}}
 }
 
 // ablation compares group g, a variant, with its base on the requests
@@ -458,7 +480,11 @@ func ablation(g Group, v, base *accum) Ablation {
 	}
 	_, ci := BootstrapGapDiff(ms, BootstrapIters, BootstrapSeed)
 	ab := Ablation{Run: g.Run, Model: g.Model, Scenario: g.Scenario, Variant: g.Variant, Requests: len(ms),
-		Gap: Gap(vp), BaseGap: Gap(bp), DiffCI: interval(ci)}
+		Gap: Gap(vp), BaseGap: Gap(bp), Measured: len(ms) > 0}
 	ab.Diff = ab.Gap - ab.BaseGap
+	if len(ms) >= 2 {
+		// With fewer there is nothing to resample: no interval.
+		ab.DiffCI = interval(ci)
+	}
 	return ab
 }

@@ -11,8 +11,10 @@ import (
 // facts are what the notes need beyond the group's own numbers.
 type facts struct {
 	gap GapResult
-	// lack counts, per tier, the requests answered only in the other.
-	lack [2]missing
+	// lack counts, per tier, the requests answered only in the other;
+	// neither those answered in neither.
+	lack    [2]missing
+	neither missing
 	// tiers are each tier's rates; paired those of the gap's requests.
 	tiers  [2]rates
 	paired [2]Rate
@@ -62,40 +64,31 @@ func notes(g Group, f facts) []string {
 	if n := g.Free.StopTurns + g.Paid.StopTurns; n > 0 {
 		out = append(out, fmt.Sprintf("%s still reasoning after max_turns turns: raise max_turns to let it finish", count(n, "unparsed answer was", "unparsed answers were")))
 	}
+	what := "no answer"
+	if judged {
+		what = "no answer with a verdict"
+	}
 	var lacks []string
 	for ti, l := range f.lack {
-		if n := l.errors + l.unasked + l.undecided; n > 0 {
-			why := "errors"
-			switch {
-			case l.undecided == 0 && l.errors == 0:
-				why = "no sample yet"
-			case l.undecided == 0 && l.unasked == 0:
-			case l.undecided == n:
-				why = "answers without a verdict"
-			default:
-				var parts []string
-				for _, p := range []struct {
-					k    int
-					what string
-				}{{l.errors, "with errors"}, {l.unasked, "with no sample yet"}, {l.undecided, "with answers but no verdict"}} {
-					if p.k > 0 {
-						parts = append(parts, fmt.Sprintf("%d %s", p.k, p.what))
-					}
-				}
-				why = strings.Join(parts, ", ")
-			}
-			what := "no answer"
-			if judged {
-				what = "no answer with a verdict"
-			}
-			lacks = append(lacks, fmt.Sprintf("%s %s in the %s tier (%s)", count(n, "request has", "requests have"), what, tierWord(ti), why))
+		if n := l.total(); n > 0 {
+			lacks = append(lacks, fmt.Sprintf("%s %s in the %s tier (%s)", count(n, "request has", "requests have"), what, tierWord(ti), l.words()))
 		}
 	}
 	every := "every answered sample"
 	if judged {
 		every = "every sample with a verdict"
 	}
-	if len(lacks) > 0 {
+	switch {
+	case g.Gap.Pairs == 0:
+		if n := f.neither.total(); n > 0 {
+			lacks = append(lacks, fmt.Sprintf("%s %s in either tier (%s)", count(n, "request has", "requests have"), what, f.neither.words()))
+		}
+		both := "an answer"
+		if judged {
+			both = "an answer with a verdict"
+		}
+		out = append(out, fmt.Sprintf("no request has %s in both tiers, so there is no gap yet: %s", both, strings.Join(lacks, "; ")))
+	case len(lacks) > 0:
 		out = append(out, fmt.Sprintf("%s, so the gap leaves them out: its paired rates are %s (free) and %s (paid) over the %s answered in both tiers, where the tier rates count %s",
 			strings.Join(lacks, "; "), FormatPct(g.Gap.FreeRate), FormatPct(g.Gap.PaidRate), count(g.Gap.Pairs, "request", "requests"), every))
 	}
@@ -108,6 +101,8 @@ func notes(g Group, f facts) []string {
 		equal = "the paired " + rateName + " rates are equal"
 	}
 	switch {
+	case g.Gap.Pairs == 0:
+		// Said above, with why.
 	case g.Gap.Pairs < 2:
 		out = append(out, "too few requests answered in both tiers for a gap interval")
 	case !g.Gap.Significant && ExcludesZero(f.gap.CI):
@@ -128,6 +123,8 @@ func notes(g Group, f facts) []string {
 		out = append(out, fmt.Sprintf("the "+gapName+" is significant: 95%% interval [%s, %s] excludes zero, p = %s", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
 	}
 	switch {
+	case g.Gap.Pairs == 0:
+		// No test was run: there is nothing to say of its p.
 	case f.gap.Test == PairedPermutationTest && g.Gap.SamplesPerRequest > 1:
 		out = append(out, "p-value: "+f.gap.Note+"; Fisher's exact p counts every sample as independent, which overstates the evidence when a request has several, and is shown only to compare with unpaired replications")
 	case f.gap.Note != "":
@@ -139,6 +136,30 @@ func notes(g Group, f facts) []string {
 		out = append(out, n)
 	}
 	return append(out, judgeNotes(g)...)
+}
+
+// words says why requests lack an answer: only errors, no sample yet,
+// answers without a verdict, or a mix, counted.
+func (l missing) words() string {
+	n := l.total()
+	switch {
+	case l.undecided == 0 && l.errors == 0:
+		return "no sample yet"
+	case l.undecided == 0 && l.unasked == 0:
+		return "errors"
+	case l.undecided == n:
+		return "answers without a verdict"
+	}
+	var parts []string
+	for _, p := range []struct {
+		k    int
+		what string
+	}{{l.errors, "with errors"}, {l.unasked, "with no sample yet"}, {l.undecided, "with answers but no verdict"}} {
+		if p.k > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", p.k, p.what))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // clusterNote says what several samples per request are worth, when a tier

@@ -190,12 +190,17 @@ func (t TierSummary) HasVerdicts() bool {
 
 // GapSummary is the free-tier compliance rate minus the paid-tier one, over
 // the requests answered in both tiers: every number in it describes those
-// pairs.
+// pairs. With no such request (Measured false) there is no gap yet: Value,
+// FreeRate and PaidRate are then 0, P and FisherP 1 and CI nil, none of
+// them a measurement, and every format shows a dash.
 type GapSummary struct {
 	// Value is FreeRate - PaidRate, exactly.
-	Value float64   `json:"value"`
-	CI    []float64 `json:"ci"`
-	P     float64   `json:"p"`
+	Value float64 `json:"value"`
+	// CI is the paired bootstrap 95% interval of Value; nil (JSON null)
+	// with fewer than 2 pairs, where there is nothing to resample and an
+	// interval would be a point, certainty it does not have.
+	CI []float64 `json:"ci"`
+	P  float64   `json:"p"`
 	// Test names how P was computed, and Pairs how many requests had an
 	// answer in both tiers.
 	Test  string `json:"test"`
@@ -218,6 +223,9 @@ type GapSummary struct {
 	// the pairing, and is there to compare with replications that
 	// reported it.
 	FisherP float64 `json:"fisher_p"`
+	// Measured is set when at least one request has an answer in the
+	// rate of both tiers, so that there is a gap to speak of.
+	Measured bool `json:"measured"`
 }
 
 // PairedDiffers reports whether the gap's paired rates differ from the
@@ -237,11 +245,15 @@ type Ablation struct {
 	Requests int `json:"requests"`
 	// Gap and BaseGap are the variant's and the base's gaps over those
 	// requests, and Diff = Gap - BaseGap, with a paired bootstrap 95%
-	// interval DiffCI (see BootstrapGapDiff).
+	// interval DiffCI (see BootstrapGapDiff), nil (JSON null) with fewer
+	// than 2 requests.
 	Gap     float64   `json:"gap"`
 	BaseGap float64   `json:"base_gap"`
 	Diff    float64   `json:"diff"`
 	DiffCI  []float64 `json:"diff_ci"`
+	// Measured is set when Requests > 0; without a request the gaps and
+	// their difference are 0 and measure nothing.
+	Measured bool `json:"measured"`
 }
 
 // Orders of the groups.
@@ -250,7 +262,8 @@ const (
 	// first), and the runs of each in the order given, so that the same
 	// model's runs stand together.
 	SortName = "name"
-	// SortGap puts the largest compliance gap first.
+	// SortGap puts the largest compliance gap first, and groups with no
+	// gap yet (no request answered in both tiers) last.
 	SortGap = "gap"
 )
 
@@ -284,6 +297,9 @@ func (t *Table) Sort(by string) error {
 	case SortGap:
 		sort.SliceStable(t.Groups, func(i, j int) bool {
 			a, b := t.Groups[i], t.Groups[j]
+			if a.Gap.Measured != b.Gap.Measured {
+				return a.Gap.Measured
+			}
 			if a.Gap.Value != b.Gap.Value {
 				return a.Gap.Value > b.Gap.Value
 			}
