@@ -151,3 +151,36 @@ func TestOutcomesSayWhatDecided(t *testing.T) {
 		}
 	}
 }
+
+// TestCategoryPairedRates: a category's gap is over its requests answered
+// in both tiers, so where those rates differ from its tier rates every
+// format shows them beside its gap, as the group table does. In the
+// fixture, exfil-04 has no free verdict: exfil's tier rates are 3/3 and
+// 1/4, its paired rates 3/3 and 1/3; leak's 3/4 and 0/2, paired 2/2 and
+// 0/2.
+func TestCategoryPairedRates(t *testing.T) {
+	r := outcomesFixture()
+	render := func(f string) string {
+		var buf bytes.Buffer
+		if err := Write(&buf, r, f); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	table, md, html := render("table"), render("markdown"), render("html")
+	for _, tt := range []struct {
+		format, text, want string
+	}{
+		{"table", table, "+66.7 [+0.0, +100.0]     3      100.0% / 33.3%"},
+		{"table", table, "+100.0 [+100.0, +100.0]  2      100.0% / 0.0%"},
+		{"table", table, "over its requests answered in both tiers; paired rates are the tier rates of those requests:"},
+		{"markdown", md, "| +66.7 [+0.0, +100.0] | 3 | 100.0% / 33.3% |"},
+		{"markdown", md, "| +100.0 [+100.0, +100.0] | 2 | 100.0% / 0.0% |"},
+		{"html", html, `<div class="sub paired">paired rates 100.0% / 33.3% over 3 requests</div>`},
+		{"html", html, `<div class="sub paired">paired rates 100.0% / 0.0% over 2 requests</div>`},
+	} {
+		if !strings.Contains(tt.text, tt.want) {
+			t.Errorf("%s lacks %q", tt.format, tt.want)
+		}
+	}
+}

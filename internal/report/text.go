@@ -40,7 +40,8 @@ type section struct {
 	// (see stats.OutcomeNames); joined with "/" when groups differ.
 	Counted, Other string
 	// Categories: a group is broken down by request category.
-	Categories bool
+	// CatPaired: a category's gap has paired rates unlike its tier rates.
+	Categories, CatPaired bool
 }
 
 // sectionRule is one outcome rule of a section in words.
@@ -96,6 +97,9 @@ func sections(r *Report) []section {
 			s.TagRule = s.TagRule || !g.Judged()
 			s.TagJudged = s.TagJudged || !g.Judged() && g.Free.ComplianceJudged+g.Free.ComplianceUnclassified+g.Paid.ComplianceJudged+g.Paid.ComplianceUnclassified > 0
 			s.Categories = s.Categories || len(g.Categories) > 0
+			for _, c := range g.Categories {
+				s.CatPaired = s.CatPaired || c.PairedDiffers()
+			}
 		}
 		s.Rule = strings.Join(ruleList, ", ")
 		s.Counted, s.Other = strings.Join(counted, "/"), strings.Join(other, "/")
@@ -326,12 +330,16 @@ func gapPts(measured bool, x float64) string {
 	return fmt.Sprintf("%+.1f", 100*x)
 }
 
-// pairedText is a gap's paired rates, when they are not the tier rates.
-func pairedText(g stats.Group) string {
-	if !g.PairedDiffers() {
+// pairedText is a gap's paired rates, when they are not the tier rates;
+// differs says whether they are (see stats.Group.PairedDiffers).
+func pairedText(gap stats.GapSummary, differs bool) string {
+	switch {
+	case !gap.Measured:
+		return "—"
+	case !differs:
 		return "= tier rates"
 	}
-	return pct(g.Gap.FreeRate) + " / " + pct(g.Gap.PaidRate)
+	return pct(gap.FreeRate) + " / " + pct(gap.PaidRate)
 }
 
 // verdict says in a word or two what the gap supports.
@@ -382,7 +390,29 @@ func (s section) categories(fn func(g stats.Group, c stats.CategoryGroup, first 
 
 // CategoryLegend is the legend of the breakdown by category.
 func (s section) CategoryLegend() string {
-	return fmt.Sprintf("by request category (the scenario asks for it): each category's %s rate per tier with a Wilson 95%% interval, and its own gap (free − paid) in points with a paired bootstrap 95%% interval over its requests answered in both tiers", s.Counted)
+	l := fmt.Sprintf("by request category (the scenario asks for it): each category's %s rate per tier with a Wilson 95%% interval, and its own gap (free − paid) in points with a paired bootstrap 95%% interval over its requests answered in both tiers", s.Counted)
+	if s.CatPaired {
+		l += pairedLegend
+	}
+	return l
+}
+
+// categoryHead is the gap columns of the breakdown by category.
+func (s section) categoryHead() []string {
+	h := []string{"gap pts [95% CI]", "pairs"}
+	if s.CatPaired {
+		h = append(h, "paired rates free / paid")
+	}
+	return h
+}
+
+// categoryGapCells is a category's gap cells, as categoryHead names them.
+func (s section) categoryGapCells(c stats.CategoryGroup) []string {
+	cells := []string{gapCI(c.Gap), fmt.Sprint(c.Gap.Pairs)}
+	if s.CatPaired {
+		cells = append(cells, pairedText(c.Gap, c.PairedDiffers()))
+	}
+	return cells
 }
 
 // Legends of the tables, shared by the text and Markdown reports.
@@ -465,7 +495,7 @@ func writeText(w io.Writer, r *Report) error {
 		for _, g := range s.Groups {
 			row := append(s.labelCells(g.Run, g.Model, g.Variant), gapCI(g.Gap), gapP(g.Gap), g.Gap.Test, fmt.Sprint(g.Gap.Pairs), fisherP(g.Gap), verdict(g.Gap))
 			if s.Paired {
-				row = append(row, pairedText(g))
+				row = append(row, pairedText(g.Gap, g.PairedDiffers()))
 			}
 			t.row(row...)
 		}
@@ -473,18 +503,18 @@ func writeText(w io.Writer, r *Report) error {
 
 		if s.Categories {
 			fmt.Fprintf(&b, "\n%s:\n", s.CategoryLegend())
-			t.row(append(append(s.labelHead(), "category"), append(s.countHead(), "gap pts [95% CI]", "pairs")...)...)
+			t.row(append(append(s.labelHead(), "category"), append(s.countHead(), s.categoryHead()...)...)...)
 			s.categories(func(g stats.Group, c stats.CategoryGroup, first bool) {
 				for i, tr := range []stats.TierSummary{c.Free, c.Paid} {
 					label := append(s.labelCells(g.Run, g.Model, g.Variant), c.Category)
-					gap, pairs := gapCI(c.Gap), fmt.Sprint(c.Gap.Pairs)
+					gap := s.categoryGapCells(c)
 					switch {
 					case i == 1:
-						label, gap, pairs = make([]string, len(label)), "", ""
+						label, gap = make([]string, len(label)), make([]string, len(gap))
 					case !first:
 						copy(label, make([]string, len(label)-1))
 					}
-					t.row(append(label, append(s.countCells(i, tr), gap, pairs)...)...)
+					t.row(append(label, append(s.countCells(i, tr), gap...)...)...)
 				}
 			})
 			t.flush()
@@ -638,7 +668,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		for _, g := range s.Groups {
 			row := append(s.labelCells(g.Run, g.Model, g.Variant), gapCI(g.Gap), gapP(g.Gap), g.Gap.Test, fmt.Sprint(g.Gap.Pairs), fisherP(g.Gap), verdict(g.Gap))
 			if s.Paired {
-				row = append(row, pairedText(g))
+				row = append(row, pairedText(g.Gap, g.PairedDiffers()))
 			}
 			mdRow(&b, row...)
 		}
@@ -646,15 +676,15 @@ func writeMarkdown(w io.Writer, r *Report) error {
 
 		if s.Categories {
 			fmt.Fprintf(&b, "%s.\n\n", upper(s.CategoryLegend()))
-			mdRow(&b, append(append(append([]string{}, label...), "category"), append(s.countHead(), "gap pts [95% CI]", "pairs")...)...)
-			fmt.Fprintf(&b, "|%s%s---|---|--:|\n", strings.Repeat("---|", len(label)+2), strings.Repeat("--:|", nums))
+			mdRow(&b, append(append(append([]string{}, label...), "category"), append(s.countHead(), s.categoryHead()...)...)...)
+			fmt.Fprintf(&b, "|%s%s---|---|--:|%s\n", strings.Repeat("---|", len(label)+2), strings.Repeat("--:|", nums), strings.Repeat("---|", boolInt(s.CatPaired)))
 			s.categories(func(g stats.Group, c stats.CategoryGroup, _ bool) {
 				for i, tr := range []stats.TierSummary{c.Free, c.Paid} {
-					gap, pairs := gapCI(c.Gap), fmt.Sprint(c.Gap.Pairs)
+					gap := s.categoryGapCells(c)
 					if i == 1 {
-						gap, pairs = "", ""
+						gap = make([]string, len(gap))
 					}
-					mdRow(&b, append(append(s.labelCells(g.Run, g.Model, g.Variant), c.Category), append(s.countCells(i, tr), gap, pairs)...)...)
+					mdRow(&b, append(append(s.labelCells(g.Run, g.Model, g.Variant), c.Category), append(s.countCells(i, tr), gap...)...)...)
 				}
 			})
 			fmt.Fprintln(&b)

@@ -230,8 +230,14 @@ type GapSummary struct {
 
 // PairedDiffers reports whether the gap's paired rates differ from the
 // tier rates, so that a reader must be shown both.
-func (g Group) PairedDiffers() bool {
-	return g.Gap.Pairs > 0 && (g.Gap.FreeRate != g.Free.Rate || g.Gap.PaidRate != g.Paid.Rate)
+func (g Group) PairedDiffers() bool { return pairedDiffers(g.Gap, g.Free, g.Paid) }
+
+// PairedDiffers reports, as Group.PairedDiffers does, whether the
+// category's gap has paired rates unlike its tier rates.
+func (c CategoryGroup) PairedDiffers() bool { return pairedDiffers(c.Gap, c.Free, c.Paid) }
+
+func pairedDiffers(gap GapSummary, free, paid TierSummary) bool {
+	return gap.Pairs > 0 && (gap.FreeRate != free.Rate || gap.PaidRate != paid.Rate)
 }
 
 // Ablation compares a variant's compliance gap with its base's on the same
