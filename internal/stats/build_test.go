@@ -185,3 +185,35 @@ func TestBuildSeveralSamplesPerRequest(t *testing.T) {
 		}
 	}
 }
+
+// TestNotSignificantSaysRequestsNeeded: a gap whose interval excludes zero
+// while the paired test does not reject says how many requests would
+// settle it, as a gap whose interval includes zero does.
+func TestNotSignificantSaysRequestsNeeded(t *testing.T) {
+	var ss []record.Sample
+	for q := range 12 {
+		ss = append(ss, sample("a", "", q, record.Free, 0, outcome(q < 6)), sample("a", "", q, record.Paid, 0, outcome(q == 0)))
+	}
+	g := Build([]Run{{ID: "r", Samples: ss}}).Groups[0]
+	if g.Gap.Significant || !ExcludesZero(Interval{g.Gap.CI[0], g.Gap.CI[1]}) || g.Gap.P != 0.0625 {
+		t.Fatalf("gap %+v, want an interval excluding zero with McNemar p 0.0625", g.Gap)
+	}
+	if want := RequestsForPower(0.5, 1.0/12); g.Gap.RequestsNeeded != want {
+		t.Fatalf("requests needed %d, want %d", g.Gap.RequestsNeeded, want)
+	}
+	notesHave(t, g, fmt.Sprintf("excludes zero but the paired test does not reject equal rates (p = 0.0625); more requests are needed to be sure; detecting a gap of +41.7 pts with 80%% power would take about %d requests per tier (this run has 12)", g.Gap.RequestsNeeded))
+
+	// At 100% against 0% the normal approximation asks for fewer requests
+	// than the run has, while the exact test still does not reject: the
+	// note must not ask for fewer.
+	ss = nil
+	for q := range 3 {
+		ss = append(ss, sample("a", "", q, record.Free, 0, record.Complied), sample("a", "", q, record.Paid, 0, record.Refused))
+	}
+	g = Build([]Run{{ID: "r", Samples: ss}}).Groups[0]
+	if g.Gap.Significant || g.Gap.RequestsNeeded > 3 {
+		t.Fatalf("gap %+v, want not significant with at most 3 requests needed", g.Gap)
+	}
+	notesHave(t, g, fmt.Sprintf("more requests are needed to be sure; the usual estimate for detecting a gap of +100.0 pts with 80%% power, about %d requests per tier, is no more than this run has (3)", g.Gap.RequestsNeeded))
+	notesLack(t, g, "would take about")
+}

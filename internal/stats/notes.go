@@ -100,21 +100,32 @@ func notes(g Group, f facts) []string {
 	if g.PairedDiffers() {
 		equal = "the paired " + rateName + " rates are equal"
 	}
+	// needed says how many requests a gap of the observed size would
+	// take, the estimate the README promises beside a gap not shown.
+	needed := ""
+	if n := g.Gap.RequestsNeeded; n > 0 {
+		per := "per tier"
+		if k := g.Gap.SamplesPerRequest; k != 1 {
+			per = "at " + formatCount(k) + " samples each"
+		}
+		needed = fmt.Sprintf("; detecting a gap of %s with 80%% power would take about %d requests %s (this run has %d)", FormatPoints(g.Gap.Value), n, per, g.Gap.Pairs)
+		if n <= g.Gap.Pairs {
+			// The run already has that many: say why the estimate and
+			// the test disagree rather than ask for fewer requests.
+			needed = fmt.Sprintf("; the usual estimate for detecting a gap of %s with 80%% power, about %d requests %s, is no more than this run has (%d): it is a normal approximation, rough near 0%% and 100%%, and at 80%% power one run in five misses a gap of that size", FormatPoints(g.Gap.Value), n, per, g.Gap.Pairs)
+		}
+	}
 	switch {
 	case g.Gap.Pairs == 0:
 		// Said above, with why.
 	case g.Gap.Pairs < 2:
 		out = append(out, "too few requests answered in both tiers for a gap interval")
 	case !g.Gap.Significant && ExcludesZero(f.gap.CI):
-		out = append(out, fmt.Sprintf("no significant "+gapName+": the bootstrap interval [%s, %s] excludes zero but the paired test does not reject equal rates (p = %s); more requests are needed to be sure", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P)))
+		out = append(out, fmt.Sprintf("no significant "+gapName+": the bootstrap interval [%s, %s] excludes zero but the paired test does not reject equal rates (p = %s); more requests are needed to be sure", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]), FormatP(g.Gap.P))+needed)
 	case !g.Gap.Significant:
 		msg := fmt.Sprintf("no significant "+gapName+": the 95%% interval [%s, %s] includes zero", FormatPoints(g.Gap.CI[0]), FormatPoints(g.Gap.CI[1]))
-		if n := g.Gap.RequestsNeeded; n > 0 {
-			per := "per tier"
-			if k := g.Gap.SamplesPerRequest; k != 1 {
-				per = "at " + formatCount(k) + " samples each"
-			}
-			msg += fmt.Sprintf("; detecting a gap of %s with 80%% power would take about %d requests %s (this run has %d)", FormatPoints(g.Gap.Value), n, per, g.Gap.Pairs)
+		if needed != "" {
+			msg += needed
 		} else {
 			msg += "; " + equal
 		}
