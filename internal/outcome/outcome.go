@@ -49,9 +49,11 @@ type Parsed struct {
 // or <rejected/> starts the output when no close tag ends the reasoning
 // before that output ends, and no other <OUTPUT> follows the reasoning's close
 // (one that did would be the real output, and this one a draft). In reasoning
-// that is never closed, a whole <OUTPUT>...</OUTPUT> block that ends the
-// answer is its output too. Either way the answer is finished, and NeedsMore
-// does not ask for more.
+// that is never closed only its place tells a draft from the answer, so the
+// output is the last such <OUTPUT> whose block (to its </OUTPUT>, or to the
+// end) ends the answer, the first when none does; without any, a whole
+// <OUTPUT>...</OUTPUT> block that ends the answer is its output. Either way
+// the answer is finished, and NeedsMore does not ask for more.
 //
 // The outcome is read from the output alone, so a tag the model merely
 // mentions while reasoning does not count:
@@ -132,20 +134,16 @@ func (p *Parsed) readOutput(s string) {
 // its reasoning first (see Parse).
 func outputInReasoning(body string) (int, bool) {
 	end := strings.Index(body, ScratchClose)
+	if end < 0 {
+		return outputInOpenReasoning(body)
+	}
 	for at := 0; ; {
 		i := strings.Index(body[at:], OutputOpen)
-		if i < 0 {
-			break
+		if i < 0 || at+i > end {
+			return 0, false
 		}
 		at += i
-		if end >= 0 && at > end {
-			break
-		}
-		after := strings.TrimSpace(body[at+len(OutputOpen):])
-		if strings.HasPrefix(after, Accepted) || strings.HasPrefix(after, Rejected) {
-			if end < 0 {
-				return at, true
-			}
+		if tagged(body[at:]) {
 			// A close tag inside this output is quoted, unless the output
 			// ended before it or a real output follows it.
 			closed := strings.Contains(body[at:end], OutputClose)
@@ -155,10 +153,50 @@ func outputInReasoning(body string) (int, bool) {
 		}
 		at += len(OutputOpen)
 	}
-	if end >= 0 {
-		return 0, false
+}
+
+// tagged reports whether s, which starts with <OUTPUT>, goes on with one
+// of the two tags: the format's mark of an answer rather than a mention.
+func tagged(s string) bool {
+	after := strings.TrimSpace(s[len(OutputOpen):])
+	return strings.HasPrefix(after, Accepted) || strings.HasPrefix(after, Rejected)
+}
+
+// outputInOpenReasoning finds the output in body, reasoning that is never
+// closed (see Parse). A model weighing options may write one in output
+// tags before the answer it settles on, so the tagged output whose block
+// ends the answer wins over those before it; a tagged <OUTPUT> inside an
+// earlier one's block is quoted text, not an output.
+func outputInOpenReasoning(body string) (int, bool) {
+	first := -1
+	for at := 0; ; {
+		i := strings.Index(body[at:], OutputOpen)
+		if i < 0 {
+			break
+		}
+		at += i
+		if !tagged(body[at:]) {
+			at += len(OutputOpen)
+			continue
+		}
+		if first < 0 {
+			first = at
+		}
+		j := strings.Index(body[at:], OutputClose)
+		if j < 0 {
+			// It runs to the end of the answer, and holds the rest.
+			return at, true
+		}
+		next := at + j + len(OutputClose)
+		if strings.TrimSpace(body[next:]) == "" {
+			return at, true
+		}
+		at = next
 	}
-	// Reasoning never closed, ended by a whole output block.
+	if first >= 0 {
+		return first, true
+	}
+	// No tagged output: a whole output block that ends the answer.
 	at := strings.LastIndex(body, OutputOpen)
 	if at < 0 {
 		return 0, false
