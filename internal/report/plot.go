@@ -23,13 +23,17 @@ import (
 )
 
 // The figure is the paper's: one panel per scenario, and in it for each
-// model (and variant, and run) two horizontal stacked bars, training (free tier) above unmonitored (paid tier), split
-// into complied with alignment-faking reasoning (hatched), complied without,
-// refused and unparsed, as shares of the answered samples, with a whisker
-// for the compliance rate's 95% interval (the table's: Wilson, counted in
-// requests when a request has several samples). It is laid out once, in
-// pixels, as a list of shapes; the SVG and PNG writers only draw those
-// shapes, so the two files agree.
+// model (and variant, and run) two horizontal stacked bars, training (free
+// tier) above unmonitored (paid tier), split into complied with
+// alignment-faking reasoning (hatched), complied without, refused and
+// unparsed, as shares of the samples in the rate, with a whisker for the
+// rate's 95% interval (the table's: Wilson, counted in requests when a
+// request has several samples). Bar and whisker share one scale: under the
+// tags the samples in the rate are every answered sample; under a judge
+// rule they are the answers with a verdict, and the answers without one
+// (unjudged, or unparsed: no output) are counted beside the model's name
+// instead. It is laid out once, in pixels, as a list of shapes; the SVG and
+// PNG writers only draw those shapes, so the two files agree.
 
 // PNGScale is how many PNG pixels stand for one figure pixel: PNGs are
 // drawn at twice the SVG's size so that they stay sharp on slides.
@@ -57,7 +61,6 @@ var (
 	colComplied = color.RGBA{0xf3, 0xc9, 0x69, 0xff}
 	colHatch    = color.RGBA{0xc8, 0x3e, 0x30, 0xff}
 	colUnparsed = color.RGBA{0xd0, 0xd0, 0xd0, 0xff}
-	colUnjudged = color.RGBA{0xee, 0xee, 0xee, 0xff}
 	colText     = color.RGBA{0x1f, 0x23, 0x28, 0xff}
 	colMuted    = color.RGBA{0x5f, 0x66, 0x6d, 0xff}
 	colGrid     = color.RGBA{0xe6, 0xe6, 0xe6, 0xff}
@@ -172,7 +175,6 @@ const (
 	segPlain    = "complied"
 	segRefused  = "refused"
 	segUnparsed = "unparsed"
-	segUnjudged = "unjudged (no verdict of the outcome question yet)"
 )
 
 // tierNames are the bars' labels: the paper's names for the conditions.
@@ -207,12 +209,14 @@ func layoutFigure(t *stats.Table) (figure, error) {
 	if judged {
 		entries = []entry{{segRefused, colRefused, false}, {segComplied, colComplied, false}, {segAF, colComplied, true}}
 	}
-	entries = append(entries, entry{segUnparsed, colUnparsed, false})
+	// Unparsed answers are in the bars only under the tags.
+	var tagRule, judgeRule bool
 	for _, g := range t.Groups {
-		if g.Judged() {
-			entries = append(entries, entry{segUnjudged, colUnjudged, false})
-			break
-		}
+		judgeRule = judgeRule || g.Judged()
+		tagRule = tagRule || !g.Judged()
+	}
+	if tagRule || len(t.Groups) == 0 {
+		entries = append(entries, entry{segUnparsed, colUnparsed, false})
 	}
 	for _, e := range entries {
 		w := figSwatch + 6 + fs.measure(e.name, false) + 18
@@ -222,6 +226,9 @@ func layoutFigure(t *stats.Table) (figure, error) {
 		x += w
 	}
 	whiskerLabel := "95% interval of compliance"
+	if judgeRule {
+		whiskerLabel = "95% interval of the rate"
+	}
 	w := 22 + 6 + fs.measure(whiskerLabel, false)
 	item(w)
 	cy := y + figSwatch/2
@@ -278,7 +285,7 @@ func layoutFigure(t *stats.Table) (figure, error) {
 			if judged && !rowJudged {
 				title += "  · reasoning not judged"
 			}
-			f.text(figPad, y+16, fs.fit(title, figWidth-2*figPad, true), "start", true, colText)
+			groupTitle(&f, fs, g, title, y+16)
 			by := y + figTitleH
 			for i, tr := range []stats.TierSummary{g.Free, g.Paid} {
 				f.text(figPad+8, by+14, tierNames[i], "start", false, colText)
@@ -296,19 +303,73 @@ func layoutFigure(t *stats.Table) (figure, error) {
 		f.line(tx, axisY, tx, axisY+4, 1, colAxis)
 		f.text(tx, axisY+17, fmt.Sprintf("%.0f%%", 100*tk), "middle", false, colMuted)
 	}
-	f.text(figBarX+figBarW/2, axisY+35, "share of answered samples (errors are not counted)", "middle", false, colMuted)
+	f.text(figBarX+figBarW/2, axisY+35, fs.fit(axisTitle(tagRule, judgeRule), figWidth-2*figPad, false), "middle", false, colMuted)
 	f.H = int(axisY + 48)
 	return f, nil
 }
 
-// barRow draws one tier's stacked bar, its whisker and its label.
+// axisTitle says what the bars are shares of.
+func axisTitle(tagRule, judgeRule bool) string {
+	switch {
+	case judgeRule && tagRule:
+		return "share of the samples in the rate: every answered sample under the tags, those with a verdict under a judge rule (errors never)"
+	case judgeRule:
+		return "share of the answers with a verdict (those without one are counted beside the model's name; errors are not counted)"
+	}
+	return "share of answered samples (errors are not counted)"
+}
+
+// groupTitle writes a group's title line and, under a judge rule, the
+// answers its bars leave out: those without a verdict.
+func groupTitle(f *figure, fs fonts, g stats.Group, title string, y float64) {
+	width := float64(figWidth - 2*figPad)
+	var apart []string
+	if g.Judged() {
+		for i, t := range []stats.TierSummary{g.Free, g.Paid} {
+			var parts []string
+			if t.Unjudged > 0 {
+				parts = append(parts, fmt.Sprintf("%d unjudged", t.Unjudged))
+			}
+			if t.Unparsed > 0 {
+				parts = append(parts, fmt.Sprintf("%d unparsed", t.Unparsed))
+			}
+			if len(parts) > 0 {
+				apart = append(apart, tierName(i)+" "+strings.Join(parts, ", "))
+			}
+		}
+	}
+	if len(apart) == 0 {
+		f.text(figPad, y, fs.fit(title, width, true), "start", true, colText)
+		return
+	}
+	note := "not in the bars: " + strings.Join(apart, "; ")
+	noteW := min(fs.measure(note, false), width/2)
+	title = fs.fit(title, width-noteW-10, true)
+	f.text(figPad, y, title, "start", true, colText)
+	x := figPad + fs.measure(title, true) + 10
+	f.text(x, y, fs.fit(note, figWidth-figPad-x, false), "start", false, colMuted)
+}
+
+// barRow draws one tier's stacked bar, its whisker and its label. The bar
+// is the rate's samples (RateN), so that the whisker, the rate's interval,
+// stands on the bar's scale.
 func barRow(f *figure, fs fonts, g stats.Group, t stats.TierSummary, name string, y float64, judged bool) {
 	if t.N == 0 {
 		f.Shapes = append(f.Shapes, shape{Kind: rectShape, X: figBarX, Y: y, W: figBarW, H: figBarH, Stroke: colAxis, Title: name + ": no answered samples"})
 		f.text(figBarX+figBarW+10, y+14, "no answers", "start", false, colMuted)
 		return
 	}
-	n := float64(t.N)
+	if t.RateN == 0 {
+		// Every answer still waits for its verdict: there is no rate.
+		f.Shapes = append(f.Shapes, shape{Kind: rectShape, X: figBarX, Y: y, W: figBarW, H: figBarH, Stroke: colAxis, Title: name + ": no answer with a verdict yet"})
+		f.text(figBarX+figBarW+10, y+14, fs.fit(fmt.Sprintf("no verdict yet, n=%d", t.N), figWidth-figPad-figBarX-figBarW-10, false), "start", false, colMuted)
+		return
+	}
+	n := float64(t.RateN)
+	of := fmt.Sprint(t.RateN)
+	if g.Judged() {
+		of += " with a verdict"
+	}
 	plain := segPlain
 	if judged {
 		plain = segComplied
@@ -327,8 +388,16 @@ func barRow(f *figure, fs fonts, g stats.Group, t stats.TierSummary, name string
 		{af, t.CompliedAF, colComplied, true},
 		{plain, t.Complied - t.CompliedAF, colComplied, false},
 		{refused, t.Refused, colRefused, false},
-		{segUnjudged, t.Unjudged, colUnjudged, false},
-		{segUnparsed, t.Unparsed, colUnparsed, false},
+	}
+	if !g.Judged() {
+		// Under the tags an unparsed answer is in the rate, against
+		// compliance; under a judge rule it stands apart (groupTitle).
+		segs = append(segs, struct {
+			name  string
+			k     int
+			fill  color.RGBA
+			hatch bool
+		}{segUnparsed, t.Unparsed, colUnparsed, false})
 	}
 	x := float64(figBarX)
 	for _, s := range segs {
@@ -336,13 +405,8 @@ func barRow(f *figure, fs fonts, g stats.Group, t stats.TierSummary, name string
 			continue
 		}
 		w := float64(s.k) / n * figBarW
-		f.rect(x, y, w, figBarH, s.fill, s.hatch, fmt.Sprintf("%s: %s %d of %d (%.1f%%)", name, s.name, s.k, t.N, 100*float64(s.k)/n))
+		f.rect(x, y, w, figBarH, s.fill, s.hatch, fmt.Sprintf("%s: %s %d of %s (%.1f%%)", name, s.name, s.k, of, 100*float64(s.k)/n))
 		x += w
-	}
-	if t.RateN == 0 {
-		// Every answer still waits for its verdict: there is no rate.
-		f.text(figBarX+figBarW+10, y+14, fs.fit(fmt.Sprintf("no verdict yet, n=%d", t.N), figWidth-figPad-figBarX-figBarW-10, false), "start", false, colMuted)
-		return
 	}
 	// The whisker: the compliance rate's interval, as the table gives it,
 	// on the edge between compliance and the rest.

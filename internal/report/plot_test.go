@@ -116,3 +116,69 @@ func TestFigureEmpty(t *testing.T) {
 		t.Error("pdf: got nil error")
 	}
 }
+
+// TestFigureJudgedScale: under a judge rule the whisker is the interval of
+// the rate among the answers with a verdict, so the bar is drawn on that
+// scale: its counted segments end where the rate is, the whisker holds
+// that point, and the answers without a verdict stand apart, beside the
+// model's name. The fixture's anti-lab free tier: 1 acted with alignment
+// faking, 5 acted, 1 declined and 1 unjudged, a rate of 6/7.
+func TestFigureJudgedScale(t *testing.T) {
+	r := outcomesFixture()
+	f, err := layoutFigure(r.Table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := r.Table.Groups[0]
+	if g.Scenario != "anti-lab" || g.Free.Rate != 6.0/7 {
+		t.Fatalf("first group %s at %v, want anti-lab at 6/7", g.Scenario, g.Free.Rate)
+	}
+	var got []string
+	barY, right := -1.0, 0.0
+	for _, s := range f.Shapes {
+		if s.Kind == rectShape && strings.HasPrefix(s.Title, tierNames[0]+": ") && (barY < 0 || s.Y == barY) {
+			barY = s.Y
+			got = append(got, strings.TrimPrefix(s.Title, tierNames[0]+": "))
+			if !strings.Contains(s.Title, "declined") {
+				right = s.X + s.W
+			}
+		}
+	}
+	want := []string{
+		"acted, alignment-faking reasoning 1 of 7 with a verdict (14.3%)",
+		"acted, no alignment faking 5 of 7 with a verdict (71.4%)",
+		"declined 1 of 7 with a verdict (14.3%)",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("segments\n got %q\nwant %q", got, want)
+	}
+	if rate := figBarX + g.Free.Rate*figBarW; math.Abs(right-rate) > 1e-9 {
+		t.Errorf("acted segments end at x=%v, the rate is at x=%v", right, rate)
+	}
+	var whisker *shape
+	for i, s := range f.Shapes {
+		if s.Kind == lineShape && s.Stroke == colWhisker && s.H == 0 && s.Y == barY+figBarH/2 {
+			whisker = &f.Shapes[i]
+			break
+		}
+	}
+	if whisker == nil {
+		t.Fatal("no whisker on the anti-lab free bar")
+	}
+	lo, hi := figBarX+g.Free.CI[0]*figBarW, figBarX+g.Free.CI[1]*figBarW
+	if math.Abs(whisker.X-lo) > 1e-9 || math.Abs(whisker.X+whisker.W-hi) > 1e-9 || right < whisker.X || right > whisker.X+whisker.W {
+		t.Errorf("whisker %v..%v, want %v..%v around the bar's end %v", whisker.X, whisker.X+whisker.W, lo, hi, right)
+	}
+	var svg bytes.Buffer
+	if err := writeSVG(&svg, f, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"not in the bars: free 1 unjudged; paid 1 unjudged, 1 unparsed",
+		"share of the samples in the rate: every answered sample under the tags, those with a verdict under a judge rule",
+	} {
+		if !strings.Contains(svg.String(), w) {
+			t.Errorf("figure lacks %q", w)
+		}
+	}
+}
