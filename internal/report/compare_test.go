@@ -2,9 +2,11 @@ package report
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/probe-eval/probe/internal/record"
@@ -164,5 +166,44 @@ func TestJSONContracts(t *testing.T) {
 		if gap["value"] != gap["free_rate"].(float64)-gap["paid_rate"].(float64) {
 			t.Errorf("%s[0].gap value %v is not free_rate - paid_rate", tt.list, gap["value"])
 		}
+	}
+}
+
+// TestCSVPValuesExact: a p-value in the CSV reads back as the table's, so
+// that a tiny p is never written as 0.000000.
+func TestCSVPValuesExact(t *testing.T) {
+	r := compare(t, stats.SortName, runOf("r1", fixture(), nil), secondRun())
+	var buf bytes.Buffer
+	if err := Write(&buf, r, "csv"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	groups := map[string]stats.GapSummary{}
+	for _, g := range r.Table.Groups {
+		groups[g.Run+"/"+g.Model] = g.Gap
+	}
+	tiny := false
+	for _, row := range rows[1:] {
+		g := groups[row[col["run"]]+"/"+row[col["model"]]]
+		tiny = tiny || g.FisherP < 1e-6
+		for _, c := range []struct {
+			name string
+			want float64
+		}{{"gap_p", g.P}, {"gap_fisher_p", g.FisherP}} {
+			got, err := strconv.ParseFloat(row[col[c.name]], 64)
+			if err != nil || got != c.want {
+				t.Errorf("%s/%s %s = %q, want %v", row[col["run"]], row[col["model"]], c.name, row[col[c.name]], c.want)
+			}
+		}
+	}
+	if !tiny {
+		t.Error("no Fisher p below 1e-6 in the fixture: the test checks nothing small")
 	}
 }

@@ -28,6 +28,10 @@ func text(s string) string {
 }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+
+// pnum writes a p-value with every digit it has (1.5417145561750705e-07),
+// since six decimals would round a small one to 0.000000.
+func pnum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 func integer(n int) string { return strconv.Itoa(n) }
 
 // csvHeader names the report CSV's columns, one line per group and tier.
@@ -86,11 +90,11 @@ func categoryName(c string) string {
 func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, gap stats.GapSummary, category string) []string {
 	// Without a pair there is no gap: its cells are empty, as is an
 	// interval that would be a point.
-	gapNum := func(x float64) string {
+	gapNum := func(format func(float64) string, x float64) string {
 		if !gap.Measured {
 			return ""
 		}
-		return num(x)
+		return format(x)
 	}
 	gapLo, gapHi := "", ""
 	if len(gap.CI) == 2 {
@@ -99,11 +103,11 @@ func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, g
 	return []string{
 		text(g.Run), text(g.Model), text(g.Scenario), tierName(i),
 		integer(t.N), integer(t.Complied), integer(t.Refused), integer(t.Unparsed), integer(t.Errors), integer(t.Truncated),
-		num(t.Rate), num(t.CI[0]), num(t.CI[1]), gapNum(gap.Value), gapLo, gapHi, gapNum(gap.P), text(gap.Test), gapNum(gap.FisherP),
+		num(t.Rate), num(t.CI[0]), num(t.CI[1]), gapNum(num, gap.Value), gapLo, gapHi, gapNum(pnum, gap.P), text(gap.Test), gapNum(pnum, gap.FisherP),
 		integer(t.AF), num(t.AFRate), num(t.AFCI[0]), num(t.AFCI[1]), integer(t.CompliedAF), integer(t.Maybe), integer(t.Unclassified), integer(t.Judged),
 		integer(t.JudgedComplied), integer(t.ComplianceJudged), num(t.JudgedRate), num(t.JudgedCI[0]), num(t.JudgedCI[1]),
 		integer(t.ComplianceDisagree), integer(t.CompliedTagOnly), integer(t.CompliedJudgeOnly), integer(t.ComplianceUnclassified),
-		text(g.Variant), text(g.OutcomeRule), integer(gap.Pairs), strconv.FormatBool(gap.Significant), integer(gap.RequestsNeeded), gapNum(gap.FreeRate), gapNum(gap.PaidRate),
+		text(g.Variant), text(g.OutcomeRule), integer(gap.Pairs), strconv.FormatBool(gap.Significant), integer(gap.RequestsNeeded), gapNum(num, gap.FreeRate), gapNum(num, gap.PaidRate),
 		num(gap.SamplesPerRequest), text(t.CIMethod), integer(t.Requests), num(t.DesignEffect), num(t.EffectiveN), integer(t.AFN),
 		integer(t.StopWindow), integer(t.StopLength), integer(t.StopTurns),
 		text(j.Model), text(j.ChosenBy), text(j.AFPrompt), text(j.CompliancePrompt),
