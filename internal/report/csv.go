@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/csv"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,15 +29,16 @@ func text(s string) string {
 }
 
 func num(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+func integer(n int) string { return strconv.Itoa(n) }
 
 // pnum writes a p-value with every digit it has (1.5417145561750705e-07),
 // since six decimals would round a small one to 0.000000.
 func pnum(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
-func integer(n int) string { return strconv.Itoa(n) }
 
-// csvHeader names the report CSV's columns, one line per group and tier.
-// New columns go at the end, so that a script reading by position keeps
-// working.
+// csvHeader names the report CSV's columns, one line per group and tier,
+// then per category and tier, then per ablation, each line's kind in the
+// kind column. New columns go at the end, so that a script reading by
+// position keeps working.
 var csvHeader = []string{
 	"run", "model", "scenario", "tier", "n", "complied", "refused", "unparsed", "errors", "truncated",
 	"rate", "ci_lo", "ci_hi", "gap", "gap_ci_lo", "gap_ci_hi", "gap_p", "gap_test", "gap_fisher_p",
@@ -49,7 +51,15 @@ var csvHeader = []string{
 	"judge", "judge_chosen_by", "judge_af_prompt_sha256", "judge_compliance_prompt_sha256",
 	"rate_n", "unjudged", "outcome_unclassified", "outcome_counted", "outcome_other", "outcome_judge", "outcome_prompt_sha256",
 	"category", "gap_measured",
+	"kind", "ablation_requests", "ablation_gap", "ablation_base_gap", "ablation_diff", "ablation_diff_ci_lo", "ablation_diff_ci_hi",
 }
+
+// Kinds of the report CSV's lines.
+const (
+	kindGroup    = "group"
+	kindCategory = "category"
+	kindAblation = "ablation"
+)
 
 func writeCSV(w io.Writer, r *Report) error {
 	cw := csv.NewWriter(w)
@@ -67,13 +77,40 @@ func writeCSV(w io.Writer, r *Report) error {
 		}
 		writeRows("", g.Free, g.Paid, g.Gap)
 		// A group broken down by category adds a row per category and
-		// tier, named in the last column.
+		// tier, named in the category column.
 		for _, c := range g.Categories {
 			writeRows(categoryName(c.Category), c.Free, c.Paid, c.Gap)
 		}
 	}
+	for _, a := range r.Table.Ablations {
+		cw.Write(ablationRow(a))
+	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// ablationRow is an ablation's line of the report CSV: it names the run,
+// model, scenario and variant, fills the ablation columns, and leaves a
+// group's cells empty, so that it is never summed with them.
+func ablationRow(a stats.Ablation) []string {
+	row := make([]string, len(csvHeader))
+	set := func(name, v string) { row[slices.Index(csvHeader, name)] = v }
+	set("run", text(a.Run))
+	set("model", text(a.Model))
+	set("scenario", text(a.Scenario))
+	set("variant", text(a.Variant))
+	set("kind", kindAblation)
+	set("ablation_requests", integer(a.Requests))
+	if a.Measured {
+		set("ablation_gap", num(a.Gap))
+		set("ablation_base_gap", num(a.BaseGap))
+		set("ablation_diff", num(a.Diff))
+	}
+	if len(a.DiffCI) == 2 {
+		set("ablation_diff_ci_lo", num(a.DiffCI[0]))
+		set("ablation_diff_ci_hi", num(a.DiffCI[1]))
+	}
+	return row
 }
 
 // categoryName shows a category a request left empty as such, so that a
@@ -100,7 +137,11 @@ func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, g
 	if len(gap.CI) == 2 {
 		gapLo, gapHi = num(gap.CI[0]), num(gap.CI[1])
 	}
-	return []string{
+	kind := kindGroup
+	if category != "" {
+		kind = kindCategory
+	}
+	row := []string{
 		text(g.Run), text(g.Model), text(g.Scenario), tierName(i),
 		integer(t.N), integer(t.Complied), integer(t.Refused), integer(t.Unparsed), integer(t.Errors), integer(t.Truncated),
 		num(t.Rate), num(t.CI[0]), num(t.CI[1]), gapNum(num, gap.Value), gapLo, gapHi, gapNum(pnum, gap.P), text(gap.Test), gapNum(pnum, gap.FisherP),
@@ -113,7 +154,10 @@ func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, g
 		text(j.Model), text(j.ChosenBy), text(j.AFPrompt), text(j.CompliancePrompt),
 		integer(t.RateN), integer(t.Unjudged), integer(t.OutcomeUnclassified), text(g.Outcomes.Counted), text(g.Outcomes.Other), text(g.OutcomeJudge), text(g.OutcomePrompt),
 		text(category), strconv.FormatBool(gap.Measured),
+		kind,
 	}
+	// The ablation columns stay empty.
+	return append(row, make([]string, len(csvHeader)-len(row))...)
 }
 
 // samplesHeader names the samples CSV's columns: one line per sample, the

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"encoding/csv"
 	"fmt"
 	"strings"
 	"testing"
@@ -110,5 +111,60 @@ func TestGridSections(t *testing.T) {
 	}
 	if strings.Join(panels, "|") != "scenario alpha|scenario beta" {
 		t.Errorf("figure panels %q, want one per scenario", panels)
+	}
+}
+
+// TestCSVAblationRows: the CSV has a row per ablation, as every other format
+// shows them, told apart from the group and category rows by its kind.
+func TestCSVAblationRows(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		r    *Report
+	}{{"grid", gridFixture()}, {"few pairs", fewPairsFixture()}} {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, tt.r, "csv"); err != nil {
+				t.Fatal(err)
+			}
+			rows, err := csv.NewReader(&buf).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			col := map[string]int{}
+			for i, h := range rows[0] {
+				col[h] = i
+			}
+			var got []string
+			kinds := map[string]int{}
+			for _, row := range rows[1:] {
+				kinds[row[col["kind"]]]++
+				if row[col["kind"]] != "ablation" {
+					continue
+				}
+				if row[col["tier"]] != "" || row[col["n"]] != "" || row[col["gap"]] != "" {
+					t.Errorf("ablation row fills a group's cells: tier %q, n %q, gap %q", row[col["tier"]], row[col["n"]], row[col["gap"]])
+				}
+				got = append(got, strings.Join([]string{row[col["run"]], row[col["model"]], row[col["scenario"]], row[col["variant"]],
+					row[col["ablation_requests"]], row[col["ablation_gap"]], row[col["ablation_base_gap"]], row[col["ablation_diff"]],
+					row[col["ablation_diff_ci_lo"]], row[col["ablation_diff_ci_hi"]]}, ","))
+			}
+			var want []string
+			for _, a := range tt.r.Table.Ablations {
+				cells := []string{a.Run, a.Model, a.Scenario, a.Variant, fmt.Sprint(a.Requests), "", "", "", "", ""}
+				if a.Measured {
+					cells[5], cells[6], cells[7] = num(a.Gap), num(a.BaseGap), num(a.Diff)
+				}
+				if len(a.DiffCI) == 2 {
+					cells[8], cells[9] = num(a.DiffCI[0]), num(a.DiffCI[1])
+				}
+				want = append(want, strings.Join(cells, ","))
+			}
+			if len(want) == 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("ablation rows\n got %q\nwant %q", got, want)
+			}
+			if n := len(tt.r.Table.Groups) * 2; kinds["group"] != n {
+				t.Errorf("%d group rows, want %d (kinds %v)", kinds["group"], n, kinds)
+			}
+		})
 	}
 }
