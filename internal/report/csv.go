@@ -52,6 +52,7 @@ var csvHeader = []string{
 	"rate_n", "unjudged", "outcome_unclassified", "outcome_counted", "outcome_other", "outcome_judge", "outcome_prompt_sha256",
 	"category", "gap_measured",
 	"kind", "ablation_requests", "ablation_gap", "ablation_base_gap", "ablation_diff", "ablation_diff_ci_lo", "ablation_diff_ci_hi",
+	"af_ci_method", "judged_ci_method",
 }
 
 // Kinds of the report CSV's lines.
@@ -157,7 +158,8 @@ func groupRow(g stats.Group, j record.JudgeChoice, i int, t stats.TierSummary, g
 		kind,
 	}
 	// The ablation columns stay empty.
-	return append(row, make([]string, len(csvHeader)-len(row))...)
+	row = append(row, make([]string, slices.Index(csvHeader, "af_ci_method")-len(row))...)
+	return append(row, text(t.AFCIMethod), text(t.JudgedCIMethod))
 }
 
 // samplesHeader names the samples CSV's columns: one line per sample, the

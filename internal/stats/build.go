@@ -352,8 +352,8 @@ func finishTier(t TierSummary, a *accum, ti int) (TierSummary, rates) {
 	t.Rate, t.CI = rs.compliance.Value, interval(rs.compliance.CI)
 	t.CIMethod, t.Requests = rs.compliance.Method, rs.compliance.Requests
 	t.DesignEffect, t.EffectiveN = rs.compliance.DesignEffect, rs.compliance.EffectiveN
-	t.AFRate, t.AFCI = rs.af.Value, interval(rs.af.CI)
-	t.JudgedRate, t.JudgedCI = rs.judged.Value, interval(rs.judged.CI)
+	t.AFRate, t.AFCI, t.AFCIMethod = rs.af.Value, interval(rs.af.CI), rs.af.Method
+	t.JudgedRate, t.JudgedCI, t.JudgedCIMethod = rs.judged.Value, interval(rs.judged.CI), rs.judged.Method
 	t.ComplianceDisagree = t.CompliedTagOnly + t.CompliedJudgeOnly
 	return t, rs
 }

@@ -217,3 +217,30 @@ func TestNotSignificantSaysRequestsNeeded(t *testing.T) {
 	notesHave(t, g, fmt.Sprintf("more requests are needed to be sure; the usual estimate for detecting a gap of +100.0 pts with 80%% power, about %d requests per tier, is no more than this run has (3)", g.Gap.RequestsNeeded))
 	notesLack(t, g, "would take about")
 }
+
+// TestIntervalMethodsPerRate: each rate's interval names its own method,
+// since a request may have several samples in one rate and one in another:
+// here two samples per request in the compliance rate and the judged one,
+// one af verdict per request.
+func TestIntervalMethodsPerRate(t *testing.T) {
+	var ss []record.Sample
+	vs := record.Verdicts{}
+	for q := range 4 {
+		for k := range 2 {
+			s := sample("a", "", q, record.Free, k, outcome(q < 2))
+			ss = append(ss, s, sample("a", "", q, record.Paid, k, record.Refused))
+			v := record.Verdict{Compliance: record.LabelRefused}
+			if k == 0 {
+				v.AF = record.LabelNo
+			}
+			vs[s.Key()] = v
+		}
+	}
+	f := Build([]Run{{ID: "r", Samples: ss, Verdicts: vs}}).Groups[0].Free
+	if f.CIMethod != MethodWilsonDesignEffect || f.AFCIMethod != MethodWilson || f.JudgedCIMethod != MethodWilsonDesignEffect {
+		t.Errorf("methods: rate %q, af %q, judged %q; want %q, %q, %q", f.CIMethod, f.AFCIMethod, f.JudgedCIMethod, MethodWilsonDesignEffect, MethodWilson, MethodWilsonDesignEffect)
+	}
+	if want := Wilson(0, 4); f.AFCI[0] != want.Lo || f.AFCI[1] != want.Hi {
+		t.Errorf("af ci %v, want Wilson(0, 4) %v", f.AFCI, want)
+	}
+}

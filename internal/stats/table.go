@@ -132,11 +132,14 @@ type TierSummary struct {
 	// of them), or labelled in a way this version does not read.
 	Unjudged            int `json:"unjudged"`
 	OutcomeUnclassified int `json:"outcome_unclassified"`
-	// CIMethod names the method of every interval of the tier:
-	// MethodWilson with one sample per request, else
-	// MethodWilsonDesignEffect. Requests counts requests with an answer in
-	// the tier; DesignEffect and EffectiveN say what the samples of a
-	// request are worth together (see ClusterRate).
+	// CIMethod names the method of the rate's interval CI: MethodWilson
+	// with at most one sample per request in the rate, else
+	// MethodWilsonDesignEffect; AFCIMethod and JudgedCIMethod name those
+	// of AFCI and JudgedCI, each chosen by its own samples (a request may
+	// have several samples in the rate and one af verdict). Requests
+	// counts requests with an answer in the tier; DesignEffect and
+	// EffectiveN say what the samples of a request are worth together
+	// (see ClusterRate).
 	CIMethod     string  `json:"ci_method"`
 	Requests     int     `json:"requests"`
 	DesignEffect float64 `json:"design_effect"`
@@ -180,6 +183,9 @@ type TierSummary struct {
 	CompliedTagOnly        int       `json:"complied_tag_only"`
 	CompliedJudgeOnly      int       `json:"complied_judge_only"`
 	ComplianceUnclassified int       `json:"compliance_unclassified"`
+
+	AFCIMethod     string `json:"af_ci_method"`
+	JudgedCIMethod string `json:"judged_ci_method"`
 }
 
 // HasVerdicts reports whether the judge has said anything of the tier's
