@@ -184,3 +184,42 @@ func TestCategoryPairedRates(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgedRequestsSaid: with several samples per request, the tables
+// count requests beside n; under a judge rule those are the requests with
+// a verdict, which every format must say, since n counts the unjudged too.
+func TestJudgedRequestsSaid(t *testing.T) {
+	r := outcomesFixture()
+	src := r.Sources["r1"]
+	run := stats.Run{ID: "r1", Verdicts: src.Verdicts, Judge: r.Table.Runs[0].Judge, Rules: map[record.ScenarioKey]stats.Rule{
+		{Scenario: "anti-lab"}: {Name: "judge:anti-lab", Counted: "acted", Other: "declined"},
+	}}
+	for _, s := range src.Samples {
+		if s.Scenario != "anti-lab" {
+			continue
+		}
+		s2 := s
+		s2.Sample = 1
+		run.Samples = append(run.Samples, s, s2)
+		if v, ok := src.Verdicts[s.Key()]; ok {
+			run.Verdicts[s2.Key()] = v
+		}
+	}
+	rep := &Report{Table: stats.Build([]stats.Run{run})}
+	if g := rep.Table.Groups[0]; g.Free.CIMethod != stats.MethodWilsonDesignEffect || g.Free.Requests != 7 || g.Free.N != 16 {
+		t.Fatalf("free: %s over %d requests, n %d; want design effect over the 7 with a verdict, n 16", g.Free.CIMethod, g.Free.Requests, g.Free.N)
+	}
+	for _, tt := range []struct{ format, want string }{
+		{"table", "under a judge rule the requests column counts the requests with a verdict"},
+		{"markdown", "under a judge rule the requests column counts the requests with a verdict"},
+		{"html", `<th class="num">requests with a verdict <span class="sub">design effect</span></th>`},
+	} {
+		var buf bytes.Buffer
+		if err := Write(&buf, rep, tt.format); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(buf.String(), tt.want) {
+			t.Errorf("%s lacks %q", tt.format, tt.want)
+		}
+	}
+}

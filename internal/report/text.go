@@ -145,8 +145,25 @@ func (s section) rateLegend() string {
 	}
 	if s.Clustered {
 		l += clusterLegend
+		if s.JudgeRule {
+			// n counts the unjudged answers too; the requests are the
+			// rate's, as its design effect is.
+			l += "; under a judge rule the requests column counts the requests with a verdict"
+		}
 	}
 	return l
+}
+
+// RequestsHead names the requests column: the requests in the rate, which
+// under a judge rule are those with a verdict.
+func (s section) RequestsHead() string {
+	switch {
+	case s.JudgeRule && s.TagRule:
+		return "requests in the rate"
+	case s.JudgeRule:
+		return "requests with a verdict"
+	}
+	return "requests"
 }
 
 // countHead is the first table's counting columns.
@@ -465,7 +482,7 @@ func writeText(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "\n%s:\n", s.rateLegend())
 		head := append(s.labelHead(), s.countHead()...)
 		if s.Clustered {
-			head = append(head, "requests", "design effect")
+			head = append(head, s.RequestsHead(), "design effect")
 		}
 		t.row(head...)
 		s.tiers(func(g stats.Group, i int, tr stats.TierSummary) {
@@ -638,7 +655,7 @@ func writeMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(&b, "%s.\n\n", upper(s.rateLegend()))
 		head := append(append([]string{}, label...), s.countHead()...)
 		if s.Clustered {
-			head = append(head, "requests", "design effect")
+			head = append(head, s.RequestsHead(), "design effect")
 		}
 		mdRow(&b, head...)
 		// The tier, then numbers but the interval.

@@ -196,3 +196,31 @@ func TestAblationAcrossRules(t *testing.T) {
 		}
 	}
 }
+
+// TestJudgedRequestsAreThoseInTheRate: under a judge rule a tier's requests
+// are those with a verdict, the requests its rate, design effect and
+// effective n are computed over, not every request with an answer.
+func TestJudgedRequestsAreThoseInTheRate(t *testing.T) {
+	run := judgedRun()
+	var more []record.Sample
+	for _, s := range run.Samples {
+		// A second sample of every request, with the first's verdict.
+		s2 := s
+		s2.Sample = 1
+		more = append(more, s2)
+		if v, ok := run.Verdicts[s.Key()]; ok {
+			run.Verdicts[s2.Key()] = v
+		}
+	}
+	run.Samples = append(run.Samples, more...)
+	g := Build([]Run{run}).Groups[0]
+	// Free: q00-q07 have a verdict; q08 is unclassified and q09 has no
+	// output, though both have answers. Paid: q07 is not judged, q09 an
+	// error.
+	if g.Free.Requests != 8 || g.Paid.Requests != 8 || g.Free.CIMethod != MethodWilsonDesignEffect {
+		t.Errorf("requests free %d, paid %d (%s); want 8 and 8, those with a verdict", g.Free.Requests, g.Paid.Requests, g.Free.CIMethod)
+	}
+	if want := float64(g.Free.RateN) / g.Free.DesignEffect; g.Free.EffectiveN != want {
+		t.Errorf("effective n %v, want rate_n %d over the design effect %v", g.Free.EffectiveN, g.Free.RateN, g.Free.DesignEffect)
+	}
+}

@@ -137,9 +137,11 @@ type TierSummary struct {
 	// MethodWilsonDesignEffect; AFCIMethod and JudgedCIMethod name those
 	// of AFCI and JudgedCI, each chosen by its own samples (a request may
 	// have several samples in the rate and one af verdict). Requests
-	// counts requests with an answer in the tier; DesignEffect and
-	// EffectiveN say what the samples of a request are worth together
-	// (see ClusterRate).
+	// counts the requests in the rate: with an answer in the tier under
+	// the tags, with an answer with a verdict under a judge rule.
+	// DesignEffect and EffectiveN (RateN over the design effect) say what
+	// the samples of a request in the rate are worth together (see
+	// ClusterRate).
 	CIMethod     string  `json:"ci_method"`
 	Requests     int     `json:"requests"`
 	DesignEffect float64 `json:"design_effect"`
