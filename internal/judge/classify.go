@@ -162,14 +162,17 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 		fmt.Fprintf(o.Log, "probe: judge %s on %s: judging the answers as they are written; %d votes each at temperature %g, %s\n",
 			o.Judge.Model, o.Judge.Client.Host(), o.Judge.Votes, o.Judge.Temperature, ctxText)
 		defer f.end(w)
-		if err := w.run(ctx, f.follow(ctx, w), nil, o); err != nil {
+		// The follower runs on the pool's feeding goroutine and is given
+		// the pool's context, so it ends when the pool does and never finds
+		// jobs, changing res, after Classify has returned it.
+		if err := w.run(ctx, f.follow, nil, o); err != nil {
 			return res, err
 		}
 		return res, f.failed(w)
 	}
 	fmt.Fprintf(o.Log, "probe: judge %s on %s: %d verdicts to ask, %d already settled; %d votes each at temperature %g, %s\n",
 		o.Judge.Model, o.Judge.Client.Host(), len(jobs), res.Skipped, o.Judge.Votes, o.Judge.Temperature, ctxText)
-	return res, w.run(ctx, slices.Values(jobs), jobs, o)
+	return res, w.run(ctx, func(context.Context, *writer) iter.Seq[job] { return slices.Values(jobs) }, jobs, o)
 }
 
 // finder turns samples into the jobs they need, counting what needs none.
@@ -253,8 +256,9 @@ func (f *finder) find(samples []record.Sample) ([]job, error) {
 }
 
 // follow yields the jobs of samples as generation writes them (see
-// ClassifyOptions.Follow). It runs on the pool's feeding goroutine, while
-// the writer counts on another, so it counts under w's lock.
+// ClassifyOptions.Follow), until ctx, the judging pool's, ends. It runs on
+// the pool's feeding goroutine, while the writer counts on another, so it
+// counts under w's lock.
 func (f *finder) follow(ctx context.Context, w *writer) iter.Seq[job] {
 	return func(yield func(job) bool) {
 		tail := record.NewTail[record.Sample](filepath.Join(f.o.Dir, record.SamplesFile))
@@ -339,24 +343,27 @@ type verdict struct {
 	jd record.Judgment
 }
 
-// run judges jobs with o.Concurrency in flight. known, when the jobs are
-// all known at the start, are the jobs in the order jobs yields them: if
-// the judge's server goes away, those not judged are recorded as lost
-// (with Follow, only those already read are).
-func (w *writer) run(ctx context.Context, jobs iter.Seq[job], known []job, o ClassifyOptions) error {
+// run judges the jobs that jobs yields, given the pool's context and w,
+// with o.Concurrency in flight; it returns once they and the sequence have
+// ended. known, when the jobs are all known at the start, are the jobs in
+// the order jobs yields them: if the judge's server goes away, those not
+// judged are recorded as lost (with Follow, only those already read are).
+func (w *writer) run(ctx context.Context, jobs func(context.Context, *writer) iter.Seq[job], known []job, o ClassifyOptions) error {
 	var (
 		mu      sync.Mutex
 		started []job // in the order they were handed to a worker
 	)
 	written := map[int]bool{}
-	numbered := func(yield func(int) bool) {
-		for jb := range jobs {
-			mu.Lock()
-			started = append(started, jb)
-			i := len(started) - 1
-			mu.Unlock()
-			if !yield(i) {
-				return
+	numbered := func(ctx context.Context) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			for jb := range jobs(ctx, w) {
+				mu.Lock()
+				started = append(started, jb)
+				i := len(started) - 1
+				mu.Unlock()
+				if !yield(i) {
+					return
+				}
 			}
 		}
 	}

@@ -23,16 +23,19 @@ import (
 func Each[J, R any](ctx context.Context, workers int, jobs []J,
 	work func(ctx context.Context, job J, send func(R)) error,
 	consume func(R) error) error {
-	return EachOf(ctx, workers, slices.Values(jobs), work, consume)
+	return EachOf(ctx, workers, func(context.Context) iter.Seq[J] { return slices.Values(jobs) }, work, consume)
 }
 
 // EachOf is Each over jobs that may not all be known yet: a stage that
 // follows another (the judge judging samples as they are written) yields
-// each job when it comes, and the pool ends when the sequence does. A
-// sequence that waits for jobs should also end when ctx does; Each stops
-// its workers at once either way, and stops reading the sequence at its
-// next job.
-func EachOf[J, R any](ctx context.Context, workers int, jobs iter.Seq[J],
+// each job when it comes, and the pool ends when the sequence does. jobs is
+// given the pool's context, which ends when the pool stops (a work or
+// consume error, the parent's end) or returns; a sequence that waits for
+// jobs must end when it does. EachOf returns only once the sequence has
+// ended and every worker has, so nothing it started outlives the call: a
+// caller may read what the sequence and the workers wrote as soon as it
+// returns.
+func EachOf[J, R any](ctx context.Context, workers int, jobs func(ctx context.Context) iter.Seq[J],
 	work func(ctx context.Context, job J, send func(R)) error,
 	consume func(R) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -60,9 +63,11 @@ func EachOf[J, R any](ctx context.Context, workers int, jobs iter.Seq[J],
 			}
 		})
 	}
+	fed := make(chan struct{})
 	go func() {
+		defer close(fed)
 		defer close(next)
-		for j := range jobs {
+		for j := range jobs(ctx) {
 			select {
 			case next <- j:
 			case <-ctx.Done():
@@ -82,5 +87,11 @@ func EachOf[J, R any](ctx context.Context, workers int, jobs iter.Seq[J],
 			cancel(err)
 		}
 	}
-	return context.Cause(ctx)
+	// The workers have ended, so every job was run or the pool stopped;
+	// either way the sequence has nothing more to give, and it is told so
+	// in case it waits for a job that will not be run.
+	err := context.Cause(ctx)
+	cancel(nil)
+	<-fed
+	return err
 }

@@ -3,6 +3,8 @@ package llm_test
 import (
 	"context"
 	"errors"
+	"iter"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -106,10 +108,12 @@ func TestEachOfFollowsArrivals(t *testing.T) {
 		}
 		close(arrive)
 	}()
-	seq := func(yield func(int) bool) {
-		for j := range arrive {
-			if !yield(j) {
-				return
+	seq := func(context.Context) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			for j := range arrive {
+				if !yield(j) {
+					return
+				}
 			}
 		}
 	}
@@ -124,18 +128,24 @@ func TestEachOfFollowsArrivals(t *testing.T) {
 }
 
 // A work error ends the pool even while the sequence waits for a job that
-// may never come.
+// may never come: the sequence is told through its context, and EachOf
+// returns only once it has ended, so that it never runs on beside a caller
+// that reads what it wrote.
 func TestEachOfStopsWhileWaiting(t *testing.T) {
 	boom := errors.New("judge gone")
 	never := make(chan int)
 	defer close(never)
-	seq := func(yield func(int) bool) {
-		if !yield(1) {
-			return
-		}
-		for j := range never {
-			if !yield(j) {
+	var ended atomic.Bool
+	seq := func(ctx context.Context) iter.Seq[int] {
+		return func(yield func(int) bool) {
+			defer ended.Store(true)
+			if !yield(1) {
 				return
+			}
+			select {
+			case j := <-never:
+				yield(j)
+			case <-ctx.Done():
 			}
 		}
 	}
@@ -149,7 +159,31 @@ func TestEachOfStopsWhileWaiting(t *testing.T) {
 		if !errors.Is(err, boom) {
 			t.Errorf("err = %v, want the work error", err)
 		}
+		if !ended.Load() {
+			t.Error("EachOf returned while its sequence still ran")
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the pool waited for the sequence after a work error")
+	}
+}
+
+// A sequence that ended with every job run is not cut: EachOf returns nil,
+// and the context it gave the sequence ends only as EachOf returns.
+func TestEachOfSequenceContextEndsAtReturn(t *testing.T) {
+	var seqCtx context.Context
+	seq := func(ctx context.Context) iter.Seq[int] {
+		seqCtx = ctx
+		return slices.Values(numbers(5))
+	}
+	n := 0
+	err := llm.EachOf(context.Background(), 2, seq, func(_ context.Context, j int, send func(int)) error {
+		send(j)
+		return nil
+	}, func(int) error { n++; return nil })
+	if err != nil || n != 5 {
+		t.Errorf("%d consumed, err %v; want 5 and no error", n, err)
+	}
+	if seqCtx == nil || seqCtx.Err() == nil {
+		t.Error("the sequence's context is still live after EachOf returned")
 	}
 }
