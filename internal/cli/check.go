@@ -131,7 +131,7 @@ func Check(ctx context.Context, o CheckOptions, env Env) error {
 	}
 	if failed == 0 && !o.NoFit {
 		reqs := data.Requests
-		prepared, err := runner.Prepare(ctx, servers, models, scenarios, reqs)
+		prepared, err := runner.Prepare(ctx, servers, models, scenarios, reqs, 1)
 		if err != nil {
 			if ctx.Err() != nil {
 				return err

@@ -369,7 +369,7 @@ func measureRows(ctx context.Context, cfg *config.Config, o ScenariosOptions, en
 		return err
 	}
 	servers := runner.NewServers(cfg, env.overrides(o.Host, ""), env.Getenv)
-	prepared, err := runner.Prepare(ctx, servers, models, scenarios, reqs)
+	prepared, err := runner.Prepare(ctx, servers, models, scenarios, reqs, 1)
 	if err != nil {
 		return err
 	}

@@ -141,7 +141,7 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := llm.CheckTruncation(ctx, j.Client, req); err != nil {
+		if _, err := llm.CheckTruncation(ctx, j.Client, req, 0); err != nil {
 			return fmt.Errorf("judge %s: %w", j.Model, err)
 		}
 	}

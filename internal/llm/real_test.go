@@ -84,9 +84,9 @@ func TestRealOpenAIChat(t *testing.T) {
 		t.Errorf("seed 7 answered %q, then %q: the seed did not arrive", first.Content, again.Content)
 	}
 
-	n, err := llm.CheckTruncation(ctx, c, req(7))
-	if err != nil || n != first.PromptTokens {
-		t.Errorf("CheckTruncation = %d, %v; want %d and no error from a server with room", n, err, first.PromptTokens)
+	fit, err := llm.CheckTruncation(ctx, c, req(7), 0)
+	if err != nil || fit.PromptTokens != first.PromptTokens {
+		t.Errorf("CheckTruncation = %+v, %v; want %d tokens and no error from a server with room", fit, err, first.PromptTokens)
 	}
 }
 
@@ -129,7 +129,7 @@ func TestRealOpenAITruncationRefused(t *testing.T) {
 	}
 	long := req(strings.Repeat("A long system prompt, longer than the server's context. ", 50))
 
-	_, err := llm.CheckTruncation(ctx, c, long)
+	_, err := llm.CheckTruncation(ctx, c, long, 0)
 	if !errors.Is(err, llm.ErrTruncating) {
 		t.Fatalf("err = %v, want ErrTruncating", err)
 	}
@@ -140,8 +140,18 @@ func TestRealOpenAITruncationRefused(t *testing.T) {
 	}
 
 	short := req("Be brief.")
-	if n, err := llm.CheckTruncation(ctx, c, short); err != nil || n != len(rendered("Be brief.", "Go on."))+1 {
-		t.Errorf("short prompt: %d tokens, err %v; want it passed", n, err)
+	if fit, err := llm.CheckTruncation(ctx, c, short, 0); err != nil || fit.PromptTokens != len(rendered("Be brief.", "Go on."))+1 {
+		t.Errorf("short prompt: %+v, err %v; want it passed", fit, err)
+	}
+	// With room for a conversation longer than the context, the short
+	// prompt passes and the context it cuts to is measured: a later turn
+	// that reaches it was cut.
+	fit, err := llm.CheckTruncation(ctx, c, short, 2000)
+	if err != nil || fit.Window != 1024 || fit.Refuses {
+		t.Errorf("short prompt with room for 2000 tokens: %+v, err %v; want the window 1024 measured", fit, err)
+	}
+	if err := fit.Check(1024); !errors.Is(err, llm.ErrTruncated) {
+		t.Errorf("Check(1024) = %v, want ErrTruncated", err)
 	}
 
 	u, err := url.Parse(srv.Host)

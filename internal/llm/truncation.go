@@ -21,6 +21,50 @@ var (
 // PadChars is about how many characters CheckTruncation adds to a prompt.
 const PadChars = 1000
 
+// Fit is what CheckTruncation saw of a server's context.
+type Fit struct {
+	// PromptTokens is the checked prompt's length in tokens, as the server
+	// counts it.
+	PromptTokens int
+	// Whole is the longest prompt, in tokens, the server was seen to keep
+	// whole: a prompt no longer than it is not cut.
+	Whole int
+	// Window is the context the server was seen to cut a longer prompt
+	// to; a prompt that reaches it may have been cut. It is 0 when no
+	// prompt sent was cut.
+	Window int
+	// Refuses is set when the server refused a longer prompt as too long
+	// rather than cut it: it does not cut prompts.
+	Refuses bool
+}
+
+// Check tells whether a prompt the server counted as tokens long can be
+// trusted to be whole: it errs with ErrTruncated when it reached the
+// window the server cuts to, and with ErrUnchecked when it is longer than
+// any the server was seen to keep whole, on a server not seen to refuse
+// long prompts. The zero Fit (nothing checked) trusts every prompt.
+func (f Fit) Check(tokens int) error {
+	switch {
+	case f.Refuses || tokens <= 0:
+		return nil
+	case f.Window > 0 && tokens >= f.Window:
+		return fmt.Errorf("%w: the prompt counted %d tokens, the context %d tokens the server cuts longer prompts to", ErrTruncated, tokens, f.Window)
+	case f.Window == 0 && f.Whole > 0 && tokens > f.Whole:
+		return fmt.Errorf("%w: the prompt counted %d tokens, and the server was seen to keep prompts whole only up to %d", ErrUnchecked, tokens, f.Whole)
+	}
+	return nil
+}
+
+// Errors of Fit.Check.
+var (
+	// ErrTruncated means a prompt filled the context a server cuts
+	// longer prompts to: it may have lost its beginning.
+	ErrTruncated = errors.New("the server may have cut the prompt")
+	// ErrUnchecked means a prompt is longer than any the server was seen
+	// to keep whole.
+	ErrUnchecked = errors.New("cannot tell whether the server kept the prompt whole")
+)
+
 // CheckTruncation tells whether a server keeps a prompt whole. It sends req,
 // the run's longest prompt, with a one-token answer, then the same with
 // about PadChars characters more at the end of its last message. A server
@@ -31,26 +75,41 @@ const PadChars = 1000
 // server's context. A first prompt the server refuses as too long fails
 // with ErrContextExceeded. On several hosts every live one is checked.
 //
-// It returns the first prompt's length in tokens as the server counts it.
-func CheckTruncation(ctx context.Context, c Client, req *ChatRequest) (int, error) {
+// room is how many tokens longer than req the caller's prompts may grow (a
+// conversation's later turns). When that is more than the padding, it then
+// sends req with about room tokens more: a server that keeps req whole but
+// cuts that one has its context, the count it cut to, in Fit.Window, so
+// that the caller can tell the prompts it cut; one that keeps it whole
+// keeps every prompt up to Fit.Whole tokens.
+func CheckTruncation(ctx context.Context, c Client, req *ChatRequest, room int) (Fit, error) {
 	hs, ok := c.(*Hosts)
 	if !ok {
-		return checkTruncation(ctx, c, req)
+		return checkTruncation(ctx, c, req, room)
 	}
-	tokens := 0
-	for _, m := range hs.live() {
-		n, err := checkTruncation(ctx, m.c, req)
+	var out Fit
+	for i, m := range hs.live() {
+		f, err := checkTruncation(ctx, m.c, req, room)
 		if err != nil {
-			return 0, err
+			return Fit{}, err
 		}
-		tokens = max(tokens, n)
+		if i == 0 {
+			out = f
+			continue
+		}
+		// The hosts together: what every one of them keeps.
+		out.PromptTokens = max(out.PromptTokens, f.PromptTokens)
+		out.Whole = min(out.Whole, f.Whole)
+		if f.Window > 0 && (out.Window == 0 || f.Window < out.Window) {
+			out.Window = f.Window
+		}
+		out.Refuses = out.Refuses && f.Refuses
 	}
-	return tokens, nil
+	return out, nil
 }
 
-func checkTruncation(ctx context.Context, c Client, req *ChatRequest) (int, error) {
+func checkTruncation(ctx context.Context, c Client, req *ChatRequest, room int) (Fit, error) {
 	if len(req.Messages) == 0 {
-		return 0, errors.New("check truncation: no messages")
+		return Fit{}, errors.New("check truncation: no messages")
 	}
 	answer := DefaultAnswerTokens
 	if n, ok := asInt(req.Options["num_predict"]); ok && n > 0 {
@@ -65,28 +124,58 @@ func checkTruncation(ctx context.Context, c Client, req *ChatRequest) (int, erro
 	first, err := c.Chat(ctx, &one)
 	if err != nil {
 		if errors.Is(err, ErrContextExceeded) {
-			return 0, fmt.Errorf("the longest prompt does not fit the context of %s (%s): %w", c.Host(), raiseContext(promptBytes(req), answer), err)
+			return Fit{}, fmt.Errorf("the longest prompt does not fit the context of %s (%s): %w", c.Host(), raiseContext(promptBytes(req), answer), err)
 		}
-		return 0, fmt.Errorf("check that %s keeps whole prompts: %w", c.Host(), err)
+		return Fit{}, fmt.Errorf("check that %s keeps whole prompts: %w", c.Host(), err)
 	}
-	longer := one
-	longer.Messages = append([]Message(nil), req.Messages...)
-	last := &longer.Messages[len(longer.Messages)-1]
-	last.Content += "\n\n" + padding()
-	second, err := c.Chat(ctx, &longer)
+	pad := padding(PadChars)
+	second, err := c.Chat(ctx, padded(&one, pad))
 	switch {
 	case errors.Is(err, ErrContextExceeded):
-		return first.PromptTokens, nil // it refuses rather than cuts
+		// It refuses rather than cuts.
+		return Fit{PromptTokens: first.PromptTokens, Whole: first.PromptTokens, Refuses: true}, nil
 	case err != nil:
-		return 0, fmt.Errorf("check that %s keeps whole prompts: %w", c.Host(), err)
+		return Fit{}, fmt.Errorf("check that %s keeps whole prompts: %w", c.Host(), err)
 	case first.PromptTokens <= 0 || second.PromptTokens <= 0:
-		return 0, fmt.Errorf("%s reports no usage.prompt_tokens: %w; use a server that reports them (vLLM, SGLang, llama.cpp and Ollama do)", c.Host(), ErrCannotCheck)
+		return Fit{}, fmt.Errorf("%s reports no usage.prompt_tokens: %w; use a server that reports them (vLLM, SGLang, llama.cpp and Ollama do)", c.Host(), ErrCannotCheck)
 	case second.PromptTokens <= first.PromptTokens:
-		return 0, fmt.Errorf("%w: %s counted %d prompt tokens for the longest prompt and %d with %d more characters, so it cut both to its context and dropped their beginning, the system prompt; %s",
-			ErrTruncating, c.Host(), first.PromptTokens, second.PromptTokens, len(last.Content)-len(req.Messages[len(req.Messages)-1].Content),
+		return Fit{}, fmt.Errorf("%w: %s counted %d prompt tokens for the longest prompt and %d with %d more characters, so it cut both to its context and dropped their beginning, the system prompt; %s",
+			ErrTruncating, c.Host(), first.PromptTokens, second.PromptTokens, len(pad)+2,
 			raiseContext(promptBytes(req), answer))
 	}
-	return first.PromptTokens, nil
+	fit := Fit{PromptTokens: first.PromptTokens, Whole: second.PromptTokens}
+	long := padding(room * CharsPerToken)
+	if len(long) <= len(pad) {
+		return fit, nil
+	}
+	third, err := c.Chat(ctx, padded(&one, long))
+	switch {
+	case errors.Is(err, ErrContextExceeded):
+		fit.Refuses = true
+		return fit, nil
+	case err != nil:
+		return Fit{}, fmt.Errorf("check how long a prompt %s keeps whole: %w", c.Host(), err)
+	}
+	// The padding repeats one line, so it counts as many tokens per line
+	// however long it is; a tenth is left for where the lines meet the
+	// prompt.
+	grew := float64(second.PromptTokens-first.PromptTokens) * float64(len(long)) / float64(len(pad))
+	if float64(third.PromptTokens) < float64(first.PromptTokens)+grew*0.9 {
+		fit.Window, fit.Whole = third.PromptTokens, first.PromptTokens
+		return fit, nil
+	}
+	fit.Whole = third.PromptTokens
+	return fit, nil
+}
+
+// padded is req, which has at least one message, with pad after its last
+// message's text.
+func padded(req *ChatRequest, pad string) *ChatRequest {
+	out := *req
+	out.Messages = append([]Message(nil), req.Messages...)
+	last := &out.Messages[len(out.Messages)-1]
+	last.Content += "\n\n" + pad
+	return &out
 }
 
 // raiseContext says how to give a server the context a prompt needs.
@@ -104,9 +193,11 @@ func promptBytes(req *ChatRequest) int {
 	return n
 }
 
-// padding is about PadChars characters of plain text, words a tokenizer
-// cannot fold into a few tokens.
-func padding() string {
-	const line = "This line only makes the prompt longer, to see whether the server counts it. "
-	return strings.Repeat(line, (PadChars+len(line)-1)/len(line))
+// padLine is what padding repeats: plain words a tokenizer cannot fold
+// into a few tokens.
+const padLine = "This line only makes the prompt longer, to see whether the server counts it. "
+
+// padding is at least n characters of padLine repeated.
+func padding(n int) string {
+	return strings.Repeat(padLine, max((n+len(padLine)-1)/len(padLine), 1))
 }

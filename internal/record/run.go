@@ -41,6 +41,9 @@ type RunModel struct {
 	// ContextLength is the model's trained context, from /api/show, or
 	// the context an OpenAI-compatible server reports.
 	ContextLength int `json:"context_length"`
+	// MeasuredContext is the context an OpenAI-compatible server that
+	// reports none was seen to cut prompts to; 0 when none was seen.
+	MeasuredContext int `json:"measured_context,omitempty"`
 	// Backend is the API the model was asked through: "ollama" or
 	// "openai".
 	Backend string `json:"backend,omitempty"`

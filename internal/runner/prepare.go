@@ -31,6 +31,9 @@ type Model struct {
 	NumCtxSized bool
 	// Options are the exact options sent, num_ctx included.
 	Options map[string]any
+	// Fit is what llm.CheckTruncation saw of an OpenAI-compatible server:
+	// the context it cuts prompts to, when it does not report one.
+	Fit llm.Fit
 }
 
 // Backend is the model's back end, llm.BackendOllama or llm.BackendOpenAI.
@@ -38,12 +41,16 @@ func (m *Model) Backend() string { return m.Info.Backend }
 
 // window is the context a turn's prompt must stay below: num_ctx on
 // Ollama, the server's own context on an OpenAI-compatible server when it
-// says (0 when it does not).
+// says, else the context it was seen to cut prompts to (0 when none was
+// seen).
 func (m *Model) window() int {
-	if m.NumCtx > 0 {
+	switch {
+	case m.NumCtx > 0:
 		return m.NumCtx
+	case m.Info.ContextLength > 0:
+		return m.Info.ContextLength
 	}
-	return m.Info.ContextLength
+	return m.Fit.Window
 }
 
 // Prepare resolves models against their servers: each server must answer
@@ -51,10 +58,15 @@ func (m *Model) window() int {
 // use. A missing model is an error that names the pull command. A model on
 // an OpenAI-compatible server, which sets its context where it starts, is
 // first sent the plan's longest prompt (llm.CheckTruncation): a server
-// that would cut it silently is refused, with how to raise its context. A
-// resumed run then keeps the window an earlier session sized (see
+// that would cut it silently is refused, with how to raise its context.
+// When such a server does not report its context, the check also sends a
+// prompt as long as turns turns (max_turns) of answers can make the
+// conversation, and a server that cuts that one has the context it cut to
+// recorded (Model.Fit), so that a later turn that reaches it counts as a
+// full window rather than an answer; turns of 1 checks the first prompt
+// only. A resumed run then keeps the window an earlier session sized (see
 // keepSized).
-func Prepare(ctx context.Context, servers *Servers, models []config.Model, scenarios []*prompt.Scenario, reqs []dataset.Request) ([]*Model, error) {
+func Prepare(ctx context.Context, servers *Servers, models []config.Model, scenarios []*prompt.Scenario, reqs []dataset.Request, turns int) ([]*Model, error) {
 	longest := LongestPrompt(scenarios, reqs)
 	versions := map[*llm.Hosts]string{}
 	var out []*Model
@@ -84,7 +96,13 @@ func Prepare(ctx context.Context, servers *Servers, models []config.Model, scena
 				return nil, fmt.Errorf("model %s: %w", m.Name, err)
 			}
 			if msgs := LongestMessages(scenarios, reqs); len(msgs) > 0 {
-				if _, err := llm.CheckTruncation(ctx, srv, pm.request(msgs, 0)); err != nil {
+				room := 0
+				if info.ContextLength == 0 && turns > 1 {
+					// Every turn's answer, and the user turns between them,
+					// which are short beside an answer.
+					room = answer * turns
+				}
+				if pm.Fit, err = llm.CheckTruncation(ctx, srv, pm.request(msgs, 0), room); err != nil {
 					return nil, fmt.Errorf("model %s: %w", m.Name, err)
 				}
 			}
@@ -175,11 +193,11 @@ func MeasurePrompt(ctx context.Context, m *Model, sc *prompt.Scenario, reqs []da
 	req := m.request([]llm.Message{{Role: "system", Content: sc.System}, {Role: "user", Content: user}}, 0)
 	req.KeepAlive = keepAlive
 	if m.Backend() == llm.BackendOpenAI {
-		n, err := llm.CheckTruncation(ctx, m.Server, req)
+		fit, err := llm.CheckTruncation(ctx, m.Server, req, 0)
 		if errors.Is(err, llm.ErrContextExceeded) || errors.Is(err, llm.ErrTruncating) {
-			return n, fmt.Errorf("%w: %w", ErrDoesNotFit, err)
+			return fit.PromptTokens, fmt.Errorf("%w: %w", ErrDoesNotFit, err)
 		}
-		return n, err
+		return fit.PromptTokens, err
 	}
 	req.Options = maps.Clone(req.Options)
 	req.Options["num_predict"] = 1

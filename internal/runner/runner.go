@@ -111,7 +111,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	})
 	defer stop()
 	// Ask the servers first, so a run that cannot start leaves no folder.
-	models, err := Prepare(ctx, o.Servers, o.Models, o.Scenarios, o.Requests)
+	models, err := Prepare(ctx, o.Servers, o.Models, o.Scenarios, o.Requests, o.Config.MaxTurns)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +224,8 @@ func windowNote(m *Model) string {
 	switch {
 	case m.NumCtx == 0 && m.Info.ContextLength > 0:
 		return fmt.Sprintf("context %d, set by the server", m.Info.ContextLength)
+	case m.NumCtx == 0 && m.Fit.Window > 0:
+		return fmt.Sprintf("context set by the server, which cuts prompts to %d tokens (a turn that reaches it counts as window full)", m.Fit.Window)
 	case m.NumCtx == 0:
 		return "context set by the server"
 	case m.NumCtxSized:
@@ -673,7 +675,7 @@ func (o Options) describe(models []*Model) record.Run {
 	for _, m := range models {
 		meta.Models = append(meta.Models, record.RunModel{
 			Name: m.Name, Tag: m.Tag, Digest: m.Info.Digest, Options: m.Options, Think: m.Think,
-			ContextLength: m.Info.ContextLength, Backend: m.Backend(), ModelID: m.Info.ID,
+			ContextLength: m.Info.ContextLength, MeasuredContext: m.Fit.Window, Backend: m.Backend(), ModelID: m.Info.ID,
 			BaseURL: m.Info.Host, Hosts: m.Server.Live(), ServerVersion: m.Version,
 		})
 	}

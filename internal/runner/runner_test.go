@@ -306,6 +306,44 @@ func TestContinuationThatFillsTheWindowIsDropped(t *testing.T) {
 	}
 }
 
+// An OpenAI-compatible server that cuts prompts to its context (Ollama's
+// /v1 with OLLAMA_CONTEXT_LENGTH) and does not report it (no
+// max_model_len): the first prompts fit, so the run starts, and the context
+// it cuts to is measured before it; a continuation cut to it is a full
+// window, never an answer, and run.json records the context measured.
+func TestContinuationCutToUnreportedContext(t *testing.T) {
+	fx := newFixture(t)
+	f := fakeollama.New(t, fakeollama.Model{Name: "m"})
+	const window = 4000
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		n := min(len(fakeollama.PromptText(req)), window)
+		if len(req.Messages) == 2 {
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>" + strings.Repeat("thinking on ", 400)}, PromptTokens: n, OutputTokens: 1200}
+		}
+		return fakeollama.Reply{Chunks: []string{"</SCRATCHPAD_REASONING><OUTPUT><request_fully_accepted/> here</OUTPUT>"}, PromptTokens: n, OutputTokens: 10}
+	}
+	withConfig(t, fx, "max_turns = 3\n[[model]]\nname = \"m\"\ntag = \"m\"\nbackend = \"openai\"\nhost = \""+f.URL+"/v1\"\n", config.Overrides{})
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[record.Complied] != 0 || res.Stops[record.StopWindow] != res.Written || res.Written != res.Planned {
+		t.Errorf("counts %v, stops %v of %d written; want every sample a window stop, none complied", res.Counts, res.Stops, res.Written)
+	}
+	for _, r := range read(t, fx.opts.Dir).All() {
+		if r.Outcome != record.Unparsed || r.Stop != record.StopWindow || r.Turns != 2 || strings.Contains(r.Response, "request_fully_accepted") {
+			t.Errorf("%s: outcome %s stop %q turns %d; want the cut turn-2 answer dropped, unparsed, window", r.Key(), r.Outcome, r.Stop, r.Turns)
+		}
+	}
+	meta, _, err := record.ReadRun(fx.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := meta.Models[0].MeasuredContext; got != window {
+		t.Errorf("run.json measured_context = %d, want %d", got, window)
+	}
+}
+
 // TestThinkingThatSpentTheLengthIsUnparsed: a thinking model that spent
 // num_predict before writing anything gave an answer without output.
 func TestThinkingThatSpentTheLengthIsUnparsed(t *testing.T) {
