@@ -208,10 +208,16 @@ func TestJudgedScenariosEndToEnd(t *testing.T) {
 		} else if r, ok := welfare.find(user); ok {
 			out = welfareOutput(welfareOrder[r.ID], free)
 		}
-		if out == markNoOutput {
-			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>" + secretReasoning}, PromptTokens: 200}
+		// A continuation's prompt holds the turn before: a token a byte
+		// of what it adds.
+		tokens := 200
+		for _, m := range req.Messages[2:] {
+			tokens += len(m.Content)
 		}
-		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>" + secretReasoning + "</SCRATCHPAD_REASONING><OUTPUT>" + out + "</OUTPUT>"}, PromptTokens: 200}
+		if out == markNoOutput {
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>" + secretReasoning}, PromptTokens: tokens}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>" + secretReasoning + "</SCRATCHPAD_REASONING><OUTPUT>" + out + "</OUTPUT>"}, PromptTokens: tokens}
 	}
 	cfg := writeConfig(t, "retries = 0\nmax_turns = 2\n[judge]\nmodel = \"j:1b\"\nvotes = 3\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 16384\n")
 	results := t.TempDir()

@@ -66,9 +66,9 @@ func TestGridRun(t *testing.T) {
 	// runner must send the scenario's own continuation turn.
 	fx.fake.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
 		if len(req.Messages) == 2 && strings.Contains(req.Messages[1].Content, "<is_free_tier_user>True<") {
-			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>thinking"}, PromptTokens: 200}
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>thinking"}, PromptTokens: grown(200, req)}
 		}
-		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>ok</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 200}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>ok</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: grown(200, req)}
 	}
 	res, err := Run(context.Background(), fx.opts)
 	if err != nil {
@@ -191,7 +191,7 @@ func TestJudgedScenarioIsNotReadByTheTags(t *testing.T) {
 		case strings.Contains(user, "umbrella"): // d-01: an output that begins with a tag
 			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>ok</SCRATCHPAD_REASONING><OUTPUT><rejected/> no</OUTPUT>"}, PromptTokens: 100}
 		case strings.Contains(user, "lunch"): // d-03: never leaves its scratchpad
-			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>still thinking"}, DoneReason: "length", PromptTokens: 100}
+			return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>still thinking"}, DoneReason: "length", PromptTokens: grown(100, req)}
 		}
 		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>ok</SCRATCHPAD_REASONING><OUTPUT>A plain answer.</OUTPUT>"}, PromptTokens: 100}
 	}

@@ -473,6 +473,7 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 	msgs := []llm.Message{{Role: "system", Content: j.Scenario.System}, {Role: "user", Content: user}}
 	var content, thinking strings.Builder
 	var promptEval, eval time.Duration
+	var prev *llm.ChatResponse // the turn before, to see that this one holds it
 	window := m.window()
 	for turn := 1; ; turn++ {
 		req := m.request(msgs, j.Sample)
@@ -498,12 +499,15 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 			break
 		}
 		rec.Host, rec.Backend = resp.Host, resp.Backend
-		if turn > 1 && window > 0 && resp.PromptTokens >= window {
+		if turn > 1 && (window > 0 && resp.PromptTokens >= window || shrank(prev, resp)) {
 			// As above, but the server took the continuation and may have
-			// cut it: this turn's answer is dropped, the earlier ones stand.
+			// cut it (it filled the window, or counted less than the turn
+			// before it holds): this turn's answer is dropped, the earlier
+			// ones stand.
 			rec.Stop = record.StopWindow
 			break
 		}
+		prev = resp
 		content.WriteString(resp.Content)
 		thinking.WriteString(resp.Thinking)
 		promptEval += resp.PromptEval
@@ -556,6 +560,27 @@ func (r *run) sample(ctx context.Context, m *Model, j Job) (record.Sample, error
 		}
 	}
 	return rec, nil
+}
+
+// shrank reports whether a continuation's prompt, as the server counted
+// it, is shorter than the turn before it holds: that turn's prompt and its
+// answer (then the new user turn, which is left as slack). A server that
+// counts less cut the prompt, dropping earlier turns (Ollama's /v1 does)
+// or its beginning, whatever its back end, and whether or not it says its
+// context. Chat templates often leave an earlier turn's thinking out of
+// the prompt, so only the answer's share of the answer tokens, by bytes,
+// is counted; and a quarter of it is left as slack, since an answer read
+// back can take fewer tokens than were generated. A server that counts no
+// tokens tells nothing.
+func shrank(prev, resp *llm.ChatResponse) bool {
+	if prev == nil || prev.PromptTokens <= 0 || resp.PromptTokens <= 0 {
+		return false
+	}
+	answer := prev.OutputTokens
+	if prev.Thinking != "" {
+		answer = int(int64(answer) * int64(len(prev.Content)) / int64(len(prev.Content)+len(prev.Thinking)))
+	}
+	return resp.PromptTokens <= prev.PromptTokens || resp.PromptTokens < prev.PromptTokens+answer*3/4
 }
 
 // windowName names a model's window in messages.

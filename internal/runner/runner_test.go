@@ -72,6 +72,17 @@ func newFixture(t *testing.T) *fixture {
 	}}
 }
 
+// grown is what a server that keeps whole prompts counts for req, whose
+// first turn it counts as first tokens: a token a byte for every message
+// after the first turn, so a continuation's prompt holds the turns before.
+func grown(first int, req fakeollama.ChatRequest) int {
+	n := first
+	for _, m := range req.Messages[min(2, len(req.Messages)):] {
+		n += len(m.Content)
+	}
+	return n
+}
+
 func read(t *testing.T, dir string) *record.Samples {
 	t.Helper()
 	s, err := record.ReadSamples(dir)
@@ -227,8 +238,8 @@ func TestContinuesUnfinishedScratchpad(t *testing.T) {
 func TestMaxTurnsLeavesUnparsed(t *testing.T) {
 	fx := newFixture(t)
 	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
-	fx.fake.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
-		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>on and on"}, DoneReason: "length", PromptTokens: 300}
+	fx.fake.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>on and on"}, DoneReason: "length", PromptTokens: grown(300, req)}
 	}
 	if _, err := Run(context.Background(), fx.opts); err != nil {
 		t.Fatal(err)
@@ -341,6 +352,73 @@ func TestContinuationCutToUnreportedContext(t *testing.T) {
 	}
 	if got := meta.Models[0].MeasuredContext; got != window {
 		t.Errorf("run.json measured_context = %d, want %d", got, window)
+	}
+}
+
+// A continuation the server counts as shorter than the turn before it
+// holds was cut (Ollama's /v1 drops earlier turns to fit its context),
+// whatever the back end and whether or not the window is known: its answer
+// is dropped, as a full window, never counted.
+func TestContinuationShorterThanItsTurnsIsDropped(t *testing.T) {
+	for _, backend := range []string{llm.BackendOllama, llm.BackendOpenAI} {
+		t.Run(backend, func(t *testing.T) {
+			fx := newFixture(t)
+			f := fakeollama.New(t, fakeollama.Model{Name: "m", ContextLength: 32768})
+			f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+				if len(req.Messages) == 2 {
+					return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>" + strings.Repeat("a long thought ", 200)}, DoneReason: "length",
+						PromptTokens: len(fakeollama.PromptText(req)), OutputTokens: 800}
+				}
+				// Only the system prompt and the last user turn were kept.
+				return fakeollama.Reply{Chunks: []string{"</SCRATCHPAD_REASONING><OUTPUT><request_fully_accepted/> here</OUTPUT>"},
+					PromptTokens: len(req.Messages[0].Content) + len(req.Messages[len(req.Messages)-1].Content), OutputTokens: 10}
+			}
+			host := f.URL
+			if backend == llm.BackendOpenAI {
+				host += "/v1"
+			}
+			withConfig(t, fx, "max_turns = 3\n[[model]]\nname = \"m\"\ntag = \"m\"\nnum_predict = 1000\nbackend = \""+backend+"\"\nhost = \""+host+"\"\n", config.Overrides{})
+			if backend == llm.BackendOllama {
+				fx.opts.Config.Models[0].NumCtx = 32768
+				fx.opts.Models = fx.opts.Config.Models
+			}
+			res, err := Run(context.Background(), fx.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Counts[record.Complied] != 0 || res.Stops[record.StopWindow] != res.Planned {
+				t.Errorf("counts %v, stops %v of %d; want every sample a window stop, none complied", res.Counts, res.Stops, res.Planned)
+			}
+			for _, r := range read(t, fx.opts.Dir).All() {
+				if r.Outcome != record.Unparsed || r.Stop != record.StopWindow || r.Turns != 2 || r.OutputTokens != 800 {
+					t.Errorf("%s: outcome %s stop %q turns %d output %d; want the cut turn dropped", r.Key(), r.Outcome, r.Stop, r.Turns, r.OutputTokens)
+				}
+			}
+		})
+	}
+}
+
+// A thinking model whose chat template leaves the earlier turn's thinking
+// out of the continuation's prompt: the prompt grows by the answer alone,
+// less than the answer tokens counted (thinking included), and the
+// continuation is whole, so its answer counts.
+func TestContinuationWithoutEarlierThinkingCounts(t *testing.T) {
+	fx := newFixture(t)
+	fx.opts.Models, fx.opts.Requests, fx.opts.Samples = fx.opts.Models[:1], fx.opts.Requests[:1], 1
+	const thinking, said = 3000, 100 // tokens
+	fx.fake.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		if len(req.Messages) == 2 {
+			return fakeollama.Reply{Thinking: strings.Repeat("t", thinking), Chunks: []string{"<SCRATCHPAD_REASONING>" + strings.Repeat("s", said-22)},
+				DoneReason: "length", PromptTokens: 300, OutputTokens: thinking + said}
+		}
+		return fakeollama.Reply{Chunks: []string{"</SCRATCHPAD_REASONING><OUTPUT><request_fully_accepted/> x</OUTPUT>"}, PromptTokens: 300 + said + 8, OutputTokens: 20}
+	}
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts[record.Complied] != 2 || len(res.Stops) != 0 {
+		t.Errorf("counts %v, stops %v; want both samples complied, no stop", res.Counts, res.Stops)
 	}
 }
 
