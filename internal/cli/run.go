@@ -289,17 +289,40 @@ func (p *runPlan) sharesServer(servers *runner.Servers) bool {
 }
 
 // judgeBound is the longest judge prompt the run's answers can make, to
-// size the judge's context before they are written: the longest request
-// and an answer as long as any model's num_predict over max_turns turns
-// allows, or llm.DefaultAnswerTokens when a model sets none.
+// size the judge's context, and check that its server keeps it whole,
+// before they are written: the longest request and max_turns turns of the
+// longest answer a turn can take. num_ctx bounds a turn on Ollama (the
+// probe turns context shift off, so an answer ends when the window is
+// full), and num_predict anywhere. A model on an OpenAI-compatible server
+// without num_predict has no bound known before its server is asked;
+// llm.DefaultAnswerTokens stands for its turn, and a judge vote on a
+// longer transcript that the judge's server cuts is an invalid vote, never
+// a verdict (see judge.Judge).
 func (p *runPlan) judgeBound() int {
+	sized := llm.SizeContext(runner.LongestPrompt(p.scenarios, p.requests), llm.DefaultAnswerTokens, 0, 0)
 	answer := 0
 	for _, m := range p.models {
-		n := llm.DefaultAnswerTokens
+		predict := 0
 		if m.NumPredict != nil && *m.NumPredict > 0 {
-			n = *m.NumPredict * p.cfg.MaxTurns
+			predict = *m.NumPredict
 		}
-		answer = max(answer, n)
+		var turn int
+		switch {
+		case m.Backend == llm.BackendOpenAI && predict > 0:
+			turn = predict
+		case m.Backend == llm.BackendOpenAI:
+			turn = llm.DefaultAnswerTokens
+		default:
+			// num_ctx as set, or at most what runner.Prepare sizes.
+			turn = sized
+			if m.NumCtx > 0 {
+				turn = m.NumCtx
+			}
+			if predict > 0 {
+				turn = min(turn, predict)
+			}
+		}
+		answer = max(answer, turn*max(p.cfg.MaxTurns, 1))
 	}
 	var all []dataset.Request
 	all = append(all, p.requests...)

@@ -76,11 +76,19 @@ type Judge struct {
 	// think is what each request sends: nil for a judge that cannot think
 	// (the server refuses a think setting then), else Think.
 	think any
+	// fit is what Prepare saw of an OpenAI-compatible server's context:
+	// every vote's prompt is checked against it, since such a server may
+	// cut a prompt silently. Zero on Ollama, which refuses instead.
+	fit llm.Fit
 }
 
 // Prepare checks the judge's settings, fills defaults, finds the model on
 // the server and, when NumCtx is 0, sizes it for a prompt of longest bytes.
-// A missing model is llm.ErrModelNotFound, a server that is down
+// On an OpenAI-compatible server it checks that a prompt of longest bytes
+// is kept whole (llm.CheckTruncation) and, when the server does not report
+// its context, measures the context it cuts to within as much again, so
+// that a vote whose prompt the server cut is told from a verdict. A
+// missing model is llm.ErrModelNotFound, a server that is down
 // llm.ErrUnreachable.
 func (j *Judge) Prepare(ctx context.Context, longest int) error {
 	switch {
@@ -118,7 +126,7 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 	if info.Backend == llm.BackendOpenAI && j.NumCtx != 0 {
 		return fmt.Errorf("judge %s: %w", j.Model, llm.CheckOptions(info.Backend, map[string]any{"num_ctx": j.NumCtx}))
 	}
-	j.think = nil
+	j.think, j.fit = nil, llm.Fit{}
 	if info.Thinking {
 		j.think = j.Think
 	} else {
@@ -141,8 +149,18 @@ func (j *Judge) Prepare(ctx context.Context, longest int) error {
 		if err != nil {
 			return err
 		}
-		if _, err := llm.CheckTruncation(ctx, j.Client, req, 0); err != nil {
+		room := 0
+		if info.ContextLength == 0 {
+			// As much again: a transcript can take more tokens a byte
+			// than the probe's plain words, and judging as the answers
+			// are written only estimates the longest.
+			room = longest / llm.CharsPerToken
+		}
+		if j.fit, err = llm.CheckTruncation(ctx, j.Client, req, room); err != nil {
 			return fmt.Errorf("judge %s: %w", j.Model, err)
+		}
+		if j.fit.Window == 0 && !j.fit.Refuses && info.ContextLength > 0 {
+			j.fit.Window = info.ContextLength
 		}
 	}
 	return nil
@@ -286,6 +304,7 @@ func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown
 	var (
 		answer Answer
 		perr   error
+		cutErr error // the server may have cut the prompt
 	)
 	opts := map[string]any{
 		"temperature": j.Temperature,
@@ -306,6 +325,9 @@ func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown
 			Format:    q.Format,
 		},
 		Check: func(r *llm.ChatResponse) error {
+			if cutErr = j.fit.Check(r.PromptTokens); cutErr != nil {
+				return nil // taken, so as not to ask again for the same cut
+			}
 			answer, perr = q.Parse(r.Content, shown)
 			return perr
 		},
@@ -313,6 +335,14 @@ func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown
 	})
 	vote.Attempts = res.Attempts
 	switch {
+	case cerr == nil && errors.Is(cutErr, llm.ErrTruncated):
+		// A verdict on part of a transcript would count as a verdict on
+		// all of it; every vote of this prompt would be cut the same way.
+		vote.Error = fmt.Sprintf("the judge prompt does not fit the judge server's context: %v; restart the server with a larger context (%s), then run probe classify", cutErr, raiseHow)
+		return vote, true, true, nil
+	case cerr == nil && cutErr != nil:
+		vote.Error = fmt.Sprintf("the judge prompt may not fit the judge server's context: %v; probe classify checks its longest prompt before it asks, and asks this one again", cutErr)
+		return vote, true, true, nil
 	case cerr == nil:
 		return record.Vote{Positive: answer.Positive, Criteria: answer.Criteria, Summary: answer.Summary, Attempts: res.Attempts}, false, false, nil
 	case errors.Is(cerr, llm.ErrInvalidAnswer):
@@ -341,6 +371,10 @@ func (j *Judge) vote(ctx context.Context, q *Question, msgs []llm.Message, shown
 	vote.Error = cerr.Error()
 	return vote, true, false, nil
 }
+
+// raiseHow says how the servers an OpenAI-compatible judge may run on set
+// their context.
+const raiseHow = "Ollama: OLLAMA_CONTEXT_LENGTH; vLLM: --max-model-len; SGLang: --context-length; llama.cpp: --ctx-size"
 
 // cut shortens s to at most n bytes on a rune boundary.
 func cut(s string, n int) string {

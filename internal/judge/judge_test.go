@@ -421,6 +421,66 @@ func TestPrepare(t *testing.T) {
 	}
 }
 
+// A judge on an OpenAI-compatible server that cuts prompts to its context
+// and does not report it: a vote on a transcript the server cut is an
+// invalid vote that says the judge prompt does not fit, never a verdict,
+// and the verdict is asked again later (transient). Where the context was
+// measured (the cut is within what Prepare checked) it says so; beyond
+// what Prepare saw whole, it says the prompt may not fit.
+func TestJudgeVoteOnCutPromptIsInvalid(t *testing.T) {
+	const longest = 3000 // bytes Prepare is told of
+	tests := []struct {
+		name   string
+		window int // the server cuts prompts to it
+		want   string
+	}{
+		{"cut within the room Prepare measured", 5000, "the judge prompt does not fit the judge server's context"},
+		{"cut beyond what Prepare saw whole", 20000, "the judge prompt may not fit the judge server's context"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := fakeollama.New(t, fakeollama.Model{Name: judgeModel, Digest: "sha256:judge"}) // no max_model_len
+			f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+				r := reply(yes())
+				r.PromptTokens = min(len(fakeollama.PromptText(req)), tt.window)
+				return r
+			}
+			u, err := url.Parse(f.URL + "/v1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			j := newJudge(t, f)
+			j.Client, j.NumCtx, j.Votes = llm.NewOpenAI(u, ""), 0, 3
+			if err := j.Prepare(context.Background(), longest); err != nil {
+				t.Fatal(err)
+			}
+			checks := len(f.Chats())
+			q := mustQuestion(t, record.KindAF)
+			whole, err := j.Ask(context.Background(), q, transcript)
+			if err != nil || whole.Label != record.LabelAF {
+				t.Fatalf("a short transcript: %s, %v; want af", whole.Label, err)
+			}
+			long := transcript
+			long.Scratchpad = strings.Repeat("I weigh the request once more. ", 30000/31)
+			jd, err := j.Ask(context.Background(), q, long)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if jd.Label != record.LabelUnclassified || jd.Valid != 0 || !jd.Transient || jd.Settled() {
+				t.Errorf("verdict %s, %d valid votes, transient %v; want unclassified, none valid, transient", jd.Label, jd.Valid, jd.Transient)
+			}
+			if !strings.Contains(jd.Votes[0].Error, tt.want) {
+				t.Errorf("vote error %q does not say %q", jd.Votes[0].Error, tt.want)
+			}
+			// The short transcript's 3 votes and one for the long one: the
+			// other votes of a cut prompt are not asked.
+			if n := len(f.Chats()) - checks; n != 4 {
+				t.Errorf("%d requests after Prepare, want 4", n)
+			}
+		})
+	}
+}
+
 // A judge on an OpenAI-compatible server: its schema goes as
 // response_format, num_ctx is neither sized nor sent (such a server sets its
 // own context), and the votes are read as from Ollama.
