@@ -15,6 +15,7 @@ import (
 
 	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/progress"
 	"github.com/probe-eval/probe/internal/prompt"
 	"github.com/probe-eval/probe/internal/runner"
@@ -139,7 +140,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	switch {
 	case ctx.Err() != nil:
 		code = ExitInterrupted
-	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, runner.ErrIncompatible), errors.Is(err, prompt.ErrUnknown),
+	case errors.As(err, &ue), errors.As(err, &ce), errors.Is(err, runner.ErrIncompatible), errors.Is(err, judge.ErrSettingsChanged), errors.Is(err, prompt.ErrUnknown),
 		errors.Is(err, prompt.ErrUnknownVariant), errors.Is(err, prompt.ErrUnknownVar):
 		code = ExitUsage
 	}

@@ -148,6 +148,29 @@ func TestClassifyEndToEnd(t *testing.T) {
 	}
 }
 
+// Resuming a run's verdicts with other judge settings is refused with exit
+// 2 and one line that says what differs, before anything is asked.
+func TestClassifyResumeWithOtherSettings(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: judgeModel, Digest: "sha256:jj", ContextLength: 8192})
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply { return judgeReply(req) }
+	results := t.TempDir()
+	writeRun(t, results, "r1")
+	cfg := writeConfig(t, "[judge]\nmodel = \"j:1b\"\nvotes = 3\nnum_ctx = 4096\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n")
+	r := probe(t, "classify", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--kind", "af")
+	if r.code != 0 {
+		t.Fatalf("classify --kind af: exit %d\n%s", r.code, r.stderr)
+	}
+	n := len(f.Chats())
+	r = probe(t, "classify", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--votes", "5")
+	if r.code != 2 || strings.Count(r.stderr, "votes 3 (now 5)") != 1 || len(f.Chats()) != n {
+		t.Errorf("classify --votes 5 after votes 3: exit %d, %d more requests; want exit 2, none, and what differs said once\n%s", r.code, len(f.Chats())-n, r.stderr)
+	}
+	r = probe(t, "classify", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1")
+	if r.code != 0 || !strings.Contains(r.stderr, "3 were already settled") {
+		t.Errorf("classify with the earlier settings: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
 func TestRunJudgesAfterGeneration(t *testing.T) {
 	f := fakeollama.New(t,
 		fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192},

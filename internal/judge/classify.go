@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,6 +70,12 @@ type ClassifyResult struct {
 	// Torn is set when judgments.jsonl ended in a torn line, cut off.
 	Torn bool
 }
+
+// ErrSettingsChanged means the judge would ask with other settings than it
+// settled the run's earlier verdicts with (votes, temperature, num_predict,
+// thinking, or its weights): its new verdicts and the old ones would be
+// counted in one report as if alike.
+var ErrSettingsChanged = errors.New("the judge's settings differ from those of its verdicts already settled")
 
 // ErrJudgeUnreachable means the judge's server could not be reached; the
 // samples not judged were recorded as unclassified and are asked again by
@@ -152,6 +159,11 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 		}
 		return res, fmt.Errorf("judge %s: %w", o.Judge.Model, err)
 	}
+	// Only now are the judge's settings known: Prepare fills the defaults
+	// and learns whether the model can think.
+	if err := sameSettings(o.Dir, done, o.Judge); err != nil {
+		return res, err
+	}
 	w.now = o.Judge.Now
 	w.start = w.now()
 	ctxText := fmt.Sprintf("num_ctx %d", o.Judge.NumCtx)
@@ -173,6 +185,68 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	fmt.Fprintf(o.Log, "probe: judge %s on %s: %d verdicts to ask, %d already settled; %d votes each at temperature %g, %s\n",
 		o.Judge.Model, o.Judge.Client.Host(), len(jobs), res.Skipped, o.Judge.Votes, o.Judge.Temperature, ctxText)
 	return res, w.run(ctx, func(context.Context, *writer) iter.Seq[job] { return slices.Values(jobs) }, jobs, o)
+}
+
+// sameSettings checks that j asks as it asked the verdicts it settled in
+// done that it would keep (those in the words of today's questions): a
+// resumed probe classify with other votes, temperature, num_predict,
+// --think or weights would otherwise fill in the rest of a run's verdicts
+// with a second judge under the first one's name.
+func sameSettings(dir string, done *record.Judgments, j *Judge) error {
+	now := record.Judgment{VotesAsked: j.Votes, Temperature: j.Temperature, NumPredict: j.NumPredict, Think: j.Think, JudgeDigest: j.Digest}
+	hashes := map[record.Kind]string{}
+	var (
+		first string
+		n     int
+	)
+	for _, jd := range done.All() {
+		if jd.Judge != j.Model || !jd.Settled() {
+			continue
+		}
+		h, ok := hashes[jd.Kind]
+		if !ok {
+			if q, err := LoadQuestion(jd.Kind); err == nil {
+				h = q.SHA256
+			}
+			hashes[jd.Kind] = h
+		}
+		if jd.PromptSHA256 != h {
+			continue // in other words: asked again, not kept
+		}
+		if d := settingsDiffer(jd, now); d != "" {
+			if first == "" {
+				first = d
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: judge %s: %w: %d were asked with %s; to judge the rest alike, rerun with the earlier settings ([judge] votes, temperature and num_predict in models.toml, or --votes, --num-predict, --think; the same weights), or, to judge every answer again with the new ones, move %s, which holds every judge's verdicts of the run, aside first",
+		dir, j.Model, ErrSettingsChanged, n, first, filepath.Join(dir, record.JudgmentsFile))
+}
+
+// settingsDiffer words how the settings of verdict was differ from now's,
+// or returns "" when they are the same.
+func settingsDiffer(was, now record.Judgment) string {
+	var d []string
+	if was.VotesAsked != now.VotesAsked {
+		d = append(d, fmt.Sprintf("votes %d (now %d)", was.VotesAsked, now.VotesAsked))
+	}
+	if was.Temperature != now.Temperature {
+		d = append(d, fmt.Sprintf("temperature %g (now %g)", was.Temperature, now.Temperature))
+	}
+	if was.NumPredict != now.NumPredict {
+		d = append(d, fmt.Sprintf("num_predict %d (now %d)", was.NumPredict, now.NumPredict))
+	}
+	if was.Think != now.Think {
+		d = append(d, fmt.Sprintf("think %v (now %v)", was.Think, now.Think))
+	}
+	if was.JudgeDigest != "" && now.JudgeDigest != "" && was.JudgeDigest != now.JudgeDigest {
+		d = append(d, fmt.Sprintf("weights %s (now %s)", was.JudgeDigest, now.JudgeDigest))
+	}
+	return strings.Join(d, ", ")
 }
 
 // finder turns samples into the jobs they need, counting what needs none.

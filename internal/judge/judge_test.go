@@ -671,6 +671,70 @@ func TestClassifyAndResume(t *testing.T) {
 	}
 }
 
+// A probe classify that resumes a run's verdicts with other settings is
+// refused before it asks anything, saying what differs and how to go on:
+// otherwise the rest would be judged by a second judge under the first
+// one's name and counted with the first one's verdicts. The same settings
+// resume.
+func TestClassifyRefusesOtherSettingsOnResume(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Judge)
+		want   string // what the error says differs; "" for none
+	}{
+		{"same settings", func(*Judge) {}, ""},
+		{"votes", func(j *Judge) { j.Votes = 5 }, "votes 1 (now 5)"},
+		{"temperature", func(j *Judge) { j.Temperature = 0.2 }, "temperature 0.7 (now 0.2)"},
+		{"num_predict", func(j *Judge) { j.NumPredict = 300 }, "num_predict 1024 (now 300)"},
+		{"think", func(j *Judge) { j.Think = true }, "think false (now true)"},
+	}
+	// A judge that can think, so that --think changes what it does.
+	thinker := fakeollama.Model{Name: judgeModel, Digest: "sha256:judge", ContextLength: 32768, Thinking: true}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, _ := writeSamples(t)
+			f := fakeollama.New(t, thinker)
+			f.Chat = func(n int, req fakeollama.ChatRequest) fakeollama.Reply {
+				if n >= 3 { // the server fails after 3 votes: the first run leaves the rest to ask
+					return fakeollama.Reply{Status: 500, Error: "out of memory"}
+				}
+				return scripted(t)(n, req)
+			}
+			j := newJudge(t, f)
+			j.Votes, j.Retries = 1, 0
+			if _, err := classify(t, dir, j); err != nil {
+				t.Fatal(err)
+			}
+			before, err := record.ReadJudgments(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := fakeollama.New(t, thinker)
+			g.Chat = scripted(t)
+			again := newJudge(t, g)
+			again.Votes = 1
+			tt.change(again)
+			_, err = classify(t, dir, again)
+			if tt.want == "" {
+				if err != nil || len(g.Chats()) == 0 {
+					t.Fatalf("resume with the same settings: %v, %d votes asked; want the rest asked", err, len(g.Chats()))
+				}
+				return
+			}
+			if !errors.Is(err, ErrSettingsChanged) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "move "+filepath.Join(dir, record.JudgmentsFile)) {
+				t.Errorf("err = %v; want ErrSettingsChanged saying %q and how to go on", err, tt.want)
+			}
+			after, err := record.ReadJudgments(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if after.Lines != before.Lines || len(g.Chats()) != 0 {
+				t.Errorf("%d lines, then %d, and %d votes asked; want nothing asked or written", before.Lines, after.Lines, len(g.Chats()))
+			}
+		})
+	}
+}
+
 func TestClassifyJudgeUnreachable(t *testing.T) {
 	dir, _ := writeSamples(t)
 	down := fake(t)

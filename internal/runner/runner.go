@@ -858,8 +858,8 @@ func judgeSettings(j config.Judge) string {
 	if j.Temperature != nil {
 		temp = fmt.Sprint(*j.Temperature)
 	}
-	return fmt.Sprintf("%s (votes %s, temperature %s, num_ctx %s)", j.Model,
-		or(fmt.Sprint(j.Votes), j.Votes != 0), temp, or(fmt.Sprint(j.NumCtx), j.NumCtx != 0))
+	return fmt.Sprintf("%s (votes %s, temperature %s, num_ctx %s, num_predict %s)", j.Model,
+		or(fmt.Sprint(j.Votes), j.Votes != 0), temp, or(fmt.Sprint(j.NumCtx), j.NumCtx != 0), or(fmt.Sprint(j.NumPredict), j.NumPredict != 0))
 }
 
 // merge keeps what prev knew (models and scenarios not in this invocation,

@@ -666,10 +666,11 @@ func TestResumeComparesWhatChangesANumber(t *testing.T) {
 		{"max_turns", func(o *Options) { o.Config.MaxTurns = 5 }, "max_turns was 3, now 5"},
 		{"scenario added", func(o *Options) { o.Scenarios = append(o.Scenarios, other(o)) }, "scenarios were tiny, now tiny, tiny2 (resume with --scenario tiny)"},
 		{"scenario swapped", func(o *Options) { o.Scenarios = []*prompt.Scenario{other(o)} }, "scenarios were tiny, now tiny2"},
-		{"judge model", func(o *Options) { o.Config.Judge.Model = "other:7b" }, "the judge was j:7b (votes 3, temperature unset, num_ctx unset), now other:7b"},
+		{"judge model", func(o *Options) { o.Config.Judge.Model = "other:7b" }, "the judge was j:7b (votes 3, temperature unset, num_ctx unset, num_predict unset), now other:7b"},
 		{"judge votes", votes(5), "now j:7b (votes 5,"},
 		{"judge temperature", func(o *Options) { v := 0.2; o.Config.Judge.Temperature = &v }, "now j:7b (votes 3, temperature 0.2,"},
-		{"judge num_ctx", func(o *Options) { o.Config.Judge.NumCtx = 16384 }, "num_ctx 16384)"},
+		{"judge num_ctx", func(o *Options) { o.Config.Judge.NumCtx = 16384 }, "num_ctx 16384,"},
+		{"judge num_predict", func(o *Options) { o.Config.Judge.NumPredict = 300 }, "num_predict 300)"},
 		{"fewer samples", func(o *Options) { o.Samples-- }, "samples per request was 2, now 1"},
 	}
 	for _, tt := range tests {
