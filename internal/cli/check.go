@@ -222,9 +222,22 @@ func modelTags(ms []config.Model) []string {
 }
 
 // ensureModels checks that the server has each tag, pulling missing ones
-// when pull is set. Each missing model is reported on w; the error returned
-// is the first failure.
+// when pull is set. Each model is reported on w as an ok, pull or FAIL
+// line, probe check's report; the error returned is the first failure,
+// which the check only counts.
 func ensureModels(ctx context.Context, c llm.Client, tags []string, pull bool, w io.Writer) error {
+	return haveModels(ctx, c, tags, pull, w, w)
+}
+
+// pullModels is ensureModels for a command that stops on a failure: it
+// shows on w what it finds and pulls, and returns the first failure without
+// printing it, for the caller to say once.
+func pullModels(ctx context.Context, c llm.Client, tags []string, w io.Writer) error {
+	return haveModels(ctx, c, tags, true, w, io.Discard)
+}
+
+// haveModels does ensureModels' work, with the FAIL lines on fail.
+func haveModels(ctx context.Context, c llm.Client, tags []string, pull bool, w, fail io.Writer) error {
 	var first error
 	seen := map[string]bool{}
 	for _, tag := range tags {
@@ -238,7 +251,7 @@ func ensureModels(ctx context.Context, c llm.Client, tags []string, pull bool, w
 			continue
 		}
 		if !errors.Is(err, llm.ErrModelNotFound) || !pull {
-			fmt.Fprintf(w, "FAIL  model %s: %v\n", tag, err)
+			fmt.Fprintf(fail, "FAIL  model %s: %v\n", tag, err)
 			if errors.Is(err, llm.ErrUnreachable) {
 				return err
 			}
@@ -249,9 +262,9 @@ func ensureModels(ctx context.Context, c llm.Client, tags []string, pull bool, w
 		}
 		fmt.Fprintf(w, "pull  model %s\n", tag)
 		if err := c.Pull(ctx, tag, pullProgress(w, tag)); err != nil {
-			fmt.Fprintf(w, "FAIL  pull %s: %v\n", tag, err)
+			fmt.Fprintf(fail, "FAIL  pull %s: %v\n", tag, err)
 			if first == nil {
-				first = err
+				first = fmt.Errorf("pull %s: %w", tag, err)
 			}
 			continue
 		}

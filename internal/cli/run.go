@@ -123,7 +123,7 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 	if o.Pull {
 		for _, m := range p.models {
 			srv, _ := servers.For(m)
-			if err := ensureModels(ctx, srv, []string{m.Tag}, true, env.Stderr); err != nil {
+			if err := pullModels(ctx, srv, []string{m.Tag}, env.Stderr); err != nil {
 				return err
 			}
 		}
@@ -396,11 +396,11 @@ func judgeReady(ctx context.Context, p *runPlan, servers *runner.Servers, o RunO
 	if err != nil {
 		return nil, err
 	}
-	w := io.Discard
 	if o.Pull {
-		w = env.Stderr
+		err = pullModels(ctx, j.Client, []string{j.Model}, env.Stderr)
+	} else {
+		err = ensureModels(ctx, j.Client, []string{j.Model}, false, io.Discard)
 	}
-	err = ensureModels(ctx, j.Client, []string{j.Model}, o.Pull, w)
 	switch {
 	case errors.Is(err, llm.ErrModelNotFound):
 		fmt.Fprintf(env.Stderr, "probe: the judge model %s is not on its server, so the answers will not be classified after the run (pull it, or pass --pull; --no-judge silences this)\n", j.Model)

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"net"
+	"strings"
 	"testing"
 
 	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/dataset"
+	"github.com/probe-eval/probe/internal/fakeollama"
 	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/prompt"
@@ -49,5 +52,38 @@ func TestJudgeBound(t *testing.T) {
 				t.Errorf("judgeBound() = %d bytes, want %d (answers of %d tokens)", got, want, tt.answer)
 			}
 		})
+	}
+}
+
+// probe run --pull with the server down says so once: the error it returns,
+// not also a FAIL line, which is probe check's report.
+func TestRunPullServerDownSaysItOnce(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := writeConfig(t, oneModel)
+	r := probe(t, "run", "--config", cfg, "--host", "http://"+addr, "--results", t.TempDir(), "--pull", "--no-judge",
+		"--prompts", testPrompts, "--scenario", "tiny", "--limit", "1")
+	if n := strings.Count(r.stderr, "cannot reach"); r.code != 1 || n != 1 {
+		t.Errorf("exit %d, 'cannot reach' said %d times; want exit 1 and once:\n%s", r.code, n, r.stderr)
+	}
+}
+
+// A model stopped because the server refuses its prompt is said once, by
+// the run's error, which names it once: not also by a "stopping" line or
+// the failed sample's progress line.
+func TestModelStoppedIsSaidOnce(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
+	f.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+	}
+	cfg := writeConfig(t, oneModel)
+	r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", t.TempDir(), "--no-judge",
+		"--prompts", testPrompts, "--scenario", "tiny", "--limit", "1")
+	if n := strings.Count(r.stderr, "refused the prompt as longer than num_ctx"); r.code != 1 || n != 1 || strings.Contains(r.stderr, "a (a:1b): a (a:1b)") {
+		t.Errorf("exit %d, the reason said %d times; want exit 1, the reason and the model once each:\n%s", r.code, n, r.stderr)
 	}
 }

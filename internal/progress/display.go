@@ -163,7 +163,8 @@ func (d *Display) Observe(ev runner.Event) {
 			after = append(after, func() { b.SetCurrent(int64(n)) })
 		}
 		if d.mode == Plain {
-			if e.Sample.Outcome == record.Error {
+			// An error that stops the model is said by the run's error.
+			if e.Sample.Outcome == record.Error && !e.StopsModel {
 				fmt.Fprintf(d.w, "probe: %s %s: error: %s\n", s.Name, e.Sample.Key(), firstLine(e.Sample.Error))
 			}
 			if s.Done == s.Todo || now.Sub(d.last) >= d.interval {

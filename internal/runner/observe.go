@@ -62,7 +62,13 @@ type Chunk struct {
 
 // SampleFinished says a sample was written to samples.jsonl; it is never
 // told for a sample that was not.
-type SampleFinished struct{ Sample record.Sample }
+type SampleFinished struct {
+	Sample record.Sample
+	// StopsModel is set when the sample's error stops its model, the
+	// server having refused its request outright, as it would every other
+	// (ModelFinished follows): Run's error says why, once.
+	StopsModel bool
+}
 
 // HostDropped says a host stopped answering and gets no more requests;
 // its requests go to the model's other hosts.

@@ -264,10 +264,11 @@ type modelFailure struct{ err error }
 
 func (e *modelFailure) Error() string { return e.err.Error() }
 
-// written is what a lane hands the writer: a finished sample, or a model
-// it stopped.
+// written is what a lane hands the writer: a finished sample (and whether
+// it stops its model), or a model it stopped.
 type written struct {
 	rec    *record.Sample
+	stops  bool
 	failed string
 }
 
@@ -290,11 +291,11 @@ func (r *run) lanes(ctx context.Context, models []*Model, plans map[*Model][]Job
 	}
 	return llm.Each(ctx, len(lanes), lanes, func(ctx context.Context, lane []*Model, send func(written)) error {
 		for _, m := range lane {
-			err := r.model(ctx, m, plans[m], func(rec record.Sample) { send(written{rec: &rec}) })
+			err := r.model(ctx, m, plans[m], func(rec record.Sample, stops bool) { send(written{rec: &rec, stops: stops}) })
 			var mf *modelFailure
 			switch {
 			case errors.As(err, &mf):
-				fmt.Fprintf(r.o.Log, "probe: stopping %s: %v\n", m.describe(), mf.err)
+				// Said once, by Run's error (ErrModelsFailed).
 				send(written{failed: mf.Error()})
 			case err != nil:
 				return err
@@ -315,7 +316,7 @@ func (r *run) lanes(ctx context.Context, models []*Model, plans map[*Model][]Job
 		if w.rec.Stop != "" {
 			r.res.Stops[w.rec.Stop]++
 		}
-		r.o.Observe(SampleFinished{Sample: *w.rec})
+		r.o.Observe(SampleFinished{Sample: *w.rec, StopsModel: w.stops})
 		return nil
 	})
 }
@@ -385,26 +386,31 @@ func SameServer(a, b string) bool {
 
 // model runs one model's jobs, as many at once as its server has slots,
 // after one warm-up request per host and slot, and hands each record to
-// write as it is finished.
-func (r *run) model(ctx context.Context, m *Model, jobs []Job, write func(record.Sample)) error {
+// write as it is finished, with whether its error stops the model.
+func (r *run) model(ctx context.Context, m *Model, jobs []Job, write func(rec record.Sample, stops bool)) error {
 	r.o.Observe(ModelStarted{Model: m.Name})
 	if r.o.WarmUp && len(jobs) >= max(m.Server.Slots(), 1) {
 		r.warm(ctx, m, jobs[0])
 	}
-	return llm.Each(ctx, m.Server.Slots(), jobs, func(ctx context.Context, j Job, send func(record.Sample)) error {
+	type finished struct {
+		rec   record.Sample
+		stops bool
+	}
+	return llm.Each(ctx, m.Server.Slots(), jobs, func(ctx context.Context, j Job, send func(finished)) error {
 		rec, err := r.sample(ctx, m, j)
 		if err != nil {
 			return err
 		}
 		// A finished sample is always handed over, before the model is
 		// stopped for it.
-		send(rec)
-		if rec.Outcome == record.Error && stopsModel(rec.Error) {
+		stops := rec.Outcome == record.Error && stopsModel(rec.Error)
+		send(finished{rec, stops})
+		if stops {
 			return &modelFailure{err: fmt.Errorf("%s: %s", m.describe(), rec.Error)}
 		}
 		return nil
-	}, func(rec record.Sample) error {
-		write(rec)
+	}, func(f finished) error {
+		write(f.rec, f.stops)
 		return nil
 	})
 }
