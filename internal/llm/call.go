@@ -79,7 +79,10 @@ type Result struct {
 // Chat sends call to c and tries again as the policy allows. When c is a
 // *Hosts, each attempt goes to a host chosen for the request's CacheKey, a
 // failed attempt is sent next to a host it has not failed on yet (at once),
-// and only when every live host has failed does the policy back off.
+// and only when every live host has failed does the policy back off. An
+// attempt that ran out of time goes to another host too, when one is left
+// untried; a host whose timed-out request another answered in time counts
+// a failure, so that a host that hangs is dropped like one that fails.
 //
 // The error is nil, the parent context's cause, ErrTimeout, ErrInvalidAnswer
 // wrapped with the check's last error, or the last attempt's error with the
@@ -100,6 +103,7 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 	key := cacheKey(call.Request)
 	var res Result
 	failed := map[*member]bool{} // hosts this call failed on since the last backoff
+	var slow []*member           // hosts this call ran out of time on
 	left := 1 + max(p.Retries, 0)
 	for {
 		m, err := hs.acquire(ctx, key, failed)
@@ -129,6 +133,10 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 		res.Response = nil
 		switch {
 		case err == nil:
+			// A host on which this request ran out of time, answered in
+			// time by another, is the host's trouble, not the request's.
+			hs.blame(slow, m)
+			slow = slow[:0]
 			res.Response = resp
 			if call.Check == nil {
 				return res, nil
@@ -144,10 +152,21 @@ func (p Policy) Chat(ctx context.Context, c Client, call Call) (Result, error) {
 		case ctx.Err() != nil:
 			return res, context.Cause(ctx)
 		case timedOut:
+			// Another host may answer in time; only when none is left to
+			// try does RetryTimeouts decide whether to try again.
 			terr := fmt.Errorf("%w (request timeout %s)", ErrTimeout, p.Timeout)
-			if left--; !p.RetryTimeouts || left == 0 {
+			slow = append(slow, m)
+			failed[m] = true
+			if left--; left == 0 {
 				return res, terr
 			}
+			if hs.untried(failed) {
+				continue
+			}
+			if !p.RetryTimeouts {
+				return res, terr
+			}
+			clear(failed)
 			continue
 		case !Retryable(err):
 			return res, err

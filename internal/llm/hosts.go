@@ -272,12 +272,14 @@ func (h *Hosts) wait(ctx context.Context, w *waiter) (*member, error) {
 // release gives back m's slot after a request that ended with err, and
 // reports whether m is now dropped as dead, by this failure or an earlier
 // one. A request cut by its own deadline (timedOut) or by its caller says
-// nothing about the host.
+// nothing about the host by itself (see blame).
 func (h *Hosts) release(m *member, err error, timedOut bool) (dead bool) {
 	h.mu.Lock()
 	m.busy--
 	dropped := false
 	switch {
+	case timedOut:
+		// blame decides, once another host has answered the request.
 	case err == nil || !Retryable(err):
 		m.failures = 0
 	case !timedOut && !errors.Is(err, context.Canceled):
@@ -293,6 +295,32 @@ func (h *Hosts) release(m *member, err error, timedOut bool) (dead bool) {
 		h.o.OnDrop(m.name, err)
 	}
 	return dead
+}
+
+// blame counts a failure for each host in slow other than ok: a request
+// ran out of time on it and then ok answered it in time. A host that hangs
+// (accepts requests, never answers) is dropped this way, as one that fails
+// MaxFailures times, unless it is the last live host.
+func (h *Hosts) blame(slow []*member, ok *member) {
+	var dropped []*member
+	h.mu.Lock()
+	for _, m := range slow {
+		if m == ok || m.dead {
+			continue
+		}
+		m.failures++
+		if m.failures >= h.o.MaxFailures && h.liveCount() > 1 {
+			m.dead = true
+			dropped = append(dropped, m)
+		}
+	}
+	h.dispatch()
+	h.mu.Unlock()
+	if h.o.OnDrop != nil {
+		for _, m := range dropped {
+			h.o.OnDrop(m.name, fmt.Errorf("%w: its requests ran out of time while another host answered them", ErrTimeout))
+		}
+	}
 }
 
 // untried reports whether a live host is not in failed.

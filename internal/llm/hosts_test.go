@@ -114,6 +114,39 @@ func TestHostsFailOver(t *testing.T) {
 	}
 }
 
+// A host that accepts requests and never answers: a request that runs out
+// of time on it goes to the other host even without RetryTimeouts, and
+// after MaxFailures such requests in a row answered elsewhere it is
+// dropped. A timeout on every host is still an ErrTimeout.
+func TestHostsDropHungHost(t *testing.T) {
+	hung := newScript("hung", func(int, *llm.ChatRequest) (*llm.ChatResponse, error) { return ok("late") })
+	hung.hold = make(chan struct{}) // never closed: each request waits for its deadline
+	good := answering("good")
+	var drops []string
+	h := hosts(t, llm.HostsOptions{Slots: 1, MaxFailures: 2, OnDrop: func(host string, err error) {
+		drops = append(drops, host+": "+err.Error())
+	}}, hung, good)
+	p := llm.Policy{Retries: 1, Timeout: 20 * time.Millisecond}
+	for i := range 5 {
+		res, err := p.Chat(context.Background(), h, llm.Call{Request: request(fmt.Sprint("k", i))})
+		if err != nil || res.Response.Host != "good" {
+			t.Fatalf("request %d: %+v, %v; want an answer from good", i, res, err)
+		}
+	}
+	if n := len(hung.Calls()); n != 2 || len(drops) != 1 || !strings.HasPrefix(drops[0], "hung: ") || !strings.Contains(drops[0], "ran out of time") {
+		t.Errorf("hung got %d requests, drops %q; want 2 requests, then one drop that says why", n, drops)
+	}
+
+	// Both hosts slow: no host is blamed, and the call says it timed out.
+	slowA, slowB := answering("a"), answering("b")
+	slowA.hold, slowB.hold = make(chan struct{}), make(chan struct{})
+	h = hosts(t, llm.HostsOptions{Slots: 1, MaxFailures: 1, OnDrop: func(host string, _ error) { t.Errorf("dropped %s", host) }}, slowA, slowB)
+	res, err := llm.Policy{Retries: 3, Timeout: 20 * time.Millisecond}.Chat(context.Background(), h, llm.Call{Request: request("k")})
+	if !errors.Is(err, llm.ErrTimeout) || res.Attempts != 2 {
+		t.Errorf("got %d attempts, %v; want 2 (one per host) and ErrTimeout", res.Attempts, err)
+	}
+}
+
 // A host that cannot be reached is dropped at once, and the attempt lost on
 // it does not count against the request's retries.
 func TestHostsDropUnreachable(t *testing.T) {

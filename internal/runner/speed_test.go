@@ -186,6 +186,30 @@ func TestHostDiesMidRun(t *testing.T) {
 	}
 }
 
+// A host that accepts requests and never answers (a stuck runner) is
+// found by its timeouts: a request it holds past request_timeout goes to
+// the other host, and the host is blamed for it (llm's TestHostsDropHungHost
+// drops it after three). Nothing is an error, nothing is doubled.
+func TestHungHostLosesNothing(t *testing.T) {
+	fx := newFixture(t)
+	a, b := fx.fake, fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aaaa", ContextLength: 8192})
+	a.Chat = func(n int, _ fakeollama.ChatRequest) fakeollama.Reply {
+		if n >= 1 {
+			return fakeollama.Reply{Delay: time.Minute}
+		}
+		return answer("a")
+	}
+	b.Chat = func(int, fakeollama.ChatRequest) fakeollama.Reply { return answer("b") }
+	withConfig(t, fx, "request_timeout = \"300ms\"\nretries = 2\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 2048\nhosts = [\""+a.URL+"\", \""+b.URL+"\"]\n", config.Overrides{})
+	res, err := Run(context.Background(), fx.opts)
+	if err != nil || res.Written != 12 || res.Counts[record.Refused] != 12 {
+		t.Fatalf("result %+v, err %v; want 12 refused, no errors", res, err)
+	}
+	if s := read(t, fx.opts.Dir); s.Lines != 12 || len(b.Chats()) < 11 {
+		t.Errorf("%d lines, %d chats on the host that answers; want 12 lines and at least 11 chats", s.Lines, len(b.Chats()))
+	}
+}
+
 type syncWriter struct {
 	mu sync.Mutex
 	w  *strings.Builder
