@@ -144,7 +144,7 @@ func Classify(ctx context.Context, o ClassifyOptions, env Env) error {
 		log = io.Discard
 	}
 	return classifyRun(ctx, judge.ClassifyOptions{Dir: dir, Judge: j, Kinds: kinds, RetryUnclassified: o.RetryUnclassified,
-		Concurrency: cfg.JudgeSlots(), Log: log}, env.Stderr)
+		Log: log}, env.Stderr)
 }
 
 // classifyRun runs the judge stage with o and prints what it did on w.

@@ -147,7 +147,7 @@ func Demo(ctx context.Context, o DemoOptions, env Env) error {
 	var judgeErr error
 	if j != nil {
 		show := env.display(false)
-		judgeErr = judgeStage(ctx, judge.ClassifyOptions{Dir: d.dir, Judge: j, Concurrency: d.cfg.JudgeSlots(), Log: show, Observe: show.Judged}, env.Stderr)
+		judgeErr = judgeStage(ctx, judge.ClassifyOptions{Dir: d.dir, Judge: j, Log: show, Observe: show.Judged}, env.Stderr)
 		show.Close()
 	}
 	if err := d.closing(env, o); err != nil {

@@ -144,7 +144,7 @@ func Run(ctx context.Context, o RunOptions, env Env) error {
 		Dataset: p.data, Requests: p.requests, Samples: p.samples, Servers: servers,
 		ProbeVersion: env.Version, Now: env.Now, Log: show, Observe: show.Observe, WarmUp: true,
 	}
-	judging := judge.ClassifyOptions{Dir: p.dir, Judge: j, Concurrency: p.cfg.JudgeSlots(), Log: show, Observe: show.Judged}
+	judging := judge.ClassifyOptions{Dir: p.dir, Judge: j, Log: show, Observe: show.Judged}
 	var (
 		res      *runner.Result
 		judgeErr error

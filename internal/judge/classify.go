@@ -29,7 +29,9 @@ type ClassifyOptions struct {
 	// because no vote fitted the schema; those lost to the server are
 	// always asked again.
 	RetryUnclassified bool
-	// Concurrency is how many samples are judged at once.
+	// Concurrency is how many samples are judged at once; 0 means as many
+	// as the judge's server serves at once (llm.Hosts.Slots: every slot of
+	// every host), or 1 when that is not known.
 	Concurrency int
 	// Log receives messages; nil discards them. Without Observe it also
 	// gets a progress line per verdict.
@@ -97,7 +99,12 @@ func Classify(ctx context.Context, o ClassifyOptions) (*ClassifyResult, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	o.Concurrency = max(o.Concurrency, 1)
+	if o.Concurrency <= 0 {
+		o.Concurrency = 1
+		if h, ok := o.Judge.Client.(*llm.Hosts); ok && h.Slots() > 0 {
+			o.Concurrency = h.Slots()
+		}
+	}
 	o.Judge.Model = record.CanonicalModel(o.Judge.Model)
 	if o.Follow == nil {
 		if _, err := os.Stat(filepath.Join(o.Dir, record.SamplesFile)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -866,5 +867,50 @@ func TestClassifyLocked(t *testing.T) {
 	}
 	if len(f.Chats()) != 0 {
 		t.Error("the judge was asked while the folder was locked")
+	}
+}
+
+// Without a Concurrency of its own, Classify keeps every slot of every
+// judge host busy: with two hosts of one slot each, two votes are in flight
+// at once.
+func TestClassifyUsesEveryJudgeHost(t *testing.T) {
+	dir, _ := writeSamples(t)
+	var mu sync.Mutex
+	inFlight, peak := 0, 0
+	both := make(chan struct{})
+	chat := func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		mu.Lock()
+		inFlight++
+		if peak = max(peak, inFlight); inFlight == 2 {
+			close(both)
+		}
+		mu.Unlock()
+		select { // the first vote waits for a second, for at most a second
+		case <-both:
+		case <-time.After(time.Second):
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+		return scripted(t)(0, req)
+	}
+	a, b := fake(t), fake(t)
+	a.Chat, b.Chat = chat, chat
+	var clients []llm.Client
+	for _, f := range []*fakeollama.Server{a, b} {
+		u, _ := url.Parse(f.URL)
+		clients = append(clients, llm.NewOllama(u))
+	}
+	h, err := llm.NewHosts(clients, llm.HostsOptions{Slots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := newJudge(t, a)
+	j.Client, j.Votes = h, 1
+	if _, err := Classify(context.Background(), ClassifyOptions{Dir: dir, Judge: j, Kinds: []record.Kind{record.KindAF}}); err != nil {
+		t.Fatal(err)
+	}
+	if peak != 2 || len(a.Chats()) == 0 || len(b.Chats()) == 0 {
+		t.Errorf("%d votes at once, %d on one host and %d on the other; want 2 at once, on both", peak, len(a.Chats()), len(b.Chats()))
 	}
 }
