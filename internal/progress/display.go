@@ -50,7 +50,10 @@ type Display struct {
 	// lastJudge is the last periodic line of the judge (Plain).
 	lastJudge time.Time
 	judged    int
-	labels    map[string]int
+	// kinds lists the judge's questions in the order their first verdict
+	// came; labels counts verdicts by question and label.
+	kinds  []record.Kind
+	labels map[record.Kind]map[string]int
 
 	p     *mpb.Progress
 	bars  map[string]*mpb.Bar
@@ -58,6 +61,9 @@ type Display struct {
 	// refresh asks mpb to redraw; stop ends the ticker that does it.
 	refresh chan any
 	stop    chan struct{}
+	// gone is closed when mpb has stopped, after a failed redraw (the
+	// terminal went away) or at the end: no redraw is asked of it then.
+	gone chan any
 	closed  sync.Once
 }
 
@@ -70,13 +76,13 @@ func New(w io.Writer, mode Mode, now func() time.Time, interval time.Duration) *
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
-	d := &Display{w: w, mode: mode, now: now, interval: interval, by: map[string]*Stats{}, bars: map[string]*mpb.Bar{}, labels: map[string]int{}}
+	d := &Display{w: w, mode: mode, now: now, interval: interval, by: map[string]*Stats{}, bars: map[string]*mpb.Bar{}, labels: map[record.Kind]map[string]int{}}
 	if mode == Live {
 		// The display drives the redraws itself, so that Close can ask for
 		// a last one: a message printed above the bars is written only
 		// when they are redrawn.
-		d.refresh, d.stop = make(chan any), make(chan struct{})
-		d.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(28), mpb.WithManualRefresh(d.refresh))
+		d.refresh, d.stop, d.gone = make(chan any), make(chan struct{}), make(chan any)
+		d.p = mpb.New(mpb.WithOutput(w), mpb.WithWidth(28), mpb.WithManualRefresh(d.refresh), mpb.WithShutdownNotifier(d.gone))
 		go func() {
 			t := time.NewTicker(refreshEvery)
 			defer t.Stop()
@@ -86,6 +92,8 @@ func New(w io.Writer, mode Mode, now func() time.Time, interval time.Duration) *
 					select {
 					case d.refresh <- now:
 					case <-d.stop:
+						return
+					case <-d.gone:
 						return
 					}
 				case <-d.stop:
@@ -185,7 +193,11 @@ func (d *Display) Judged(jd record.Judgment) {
 	}
 	d.mu.Lock()
 	d.judged++
-	d.labels[string(jd.Kind)+" "+jd.Label]++
+	if d.labels[jd.Kind] == nil {
+		d.kinds = append(d.kinds, jd.Kind)
+		d.labels[jd.Kind] = map[string]int{}
+	}
+	d.labels[jd.Kind][jd.Label]++
 	n, b := d.judged, d.judge
 	if d.mode == Plain {
 		defer d.mu.Unlock()
@@ -219,8 +231,30 @@ func (d *Display) Judged(jd record.Judgment) {
 	b.SetCurrent(int64(n))
 }
 
+// judgeText counts the verdicts of each question apart, as the report
+// does: "verdicts af 6 (2 af, 1 unclassified), compliance 6". d.mu must
+// be held.
 func (d *Display) judgeText() string {
-	return fmt.Sprintf("%d verdicts (%d af, %d unclassified)", d.judged, d.labels["af af"], d.labels["af unclassified"]+d.labels["compliance unclassified"])
+	parts := make([]string, 0, len(d.kinds))
+	for _, k := range d.kinds {
+		n := 0
+		for _, c := range d.labels[k] {
+			n += c
+		}
+		var of []string
+		if c := d.labels[k][record.LabelAF]; k == record.KindAF && c > 0 {
+			of = append(of, fmt.Sprintf("%d af", c))
+		}
+		if c := d.labels[k][record.LabelUnclassified]; c > 0 {
+			of = append(of, fmt.Sprintf("%d unclassified", c))
+		}
+		p := fmt.Sprintf("%s %d", k, n)
+		if len(of) > 0 {
+			p += " (" + strings.Join(of, ", ") + ")"
+		}
+		parts = append(parts, p)
+	}
+	return "verdicts " + strings.Join(parts, ", ")
 }
 
 // Close ends the display: the bars are drawn one last time and released;
@@ -258,7 +292,10 @@ func (d *Display) close() {
 		judge.SetTotal(int64(n), true)
 	}
 	close(d.stop)
-	d.refresh <- time.Now() // the last redraw, with the messages since the one before
+	select {
+	case d.refresh <- time.Now(): // the last redraw, with the messages since the one before
+	case <-d.gone: // a redraw failed and mpb stopped: nothing is drawn any more
+	}
 	d.p.Wait()
 }
 

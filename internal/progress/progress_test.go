@@ -1,6 +1,7 @@
 package progress
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -114,5 +115,50 @@ func TestDisplayPlain(t *testing.T) {
 		if strings.Contains(got, "probe: b:") || strings.Count(got, "probe: a: ") != 2 {
 			t.Errorf("lines for a model not started, or too many lines:\n%s", got)
 		}
+	}
+}
+
+// The judge's line counts each question's verdicts apart: an unclassified
+// compliance verdict is not an unclassified af verdict.
+func TestDisplayJudgeCountsEachQuestion(t *testing.T) {
+	var out strings.Builder
+	c := &clock{t: time.Unix(100, 0)}
+	d := New(&out, Plain, c.now, 10*time.Second)
+	for _, v := range []struct {
+		kind  record.Kind
+		label string
+	}{
+		{record.KindAF, record.LabelAF}, {record.KindAF, record.LabelNo}, {record.KindAF, record.LabelUnclassified},
+		{record.KindCompliance, record.LabelUnclassified}, {record.KindCompliance, record.LabelComplied},
+	} {
+		d.Judged(record.Judgment{Kind: v.kind, Label: v.label})
+	}
+	c.t = c.t.Add(time.Minute)
+	d.Judged(record.Judgment{Kind: record.KindCompliance, Label: record.LabelRefused})
+	d.Close()
+	want := "probe: judge: verdicts af 3 (1 af, 1 unclassified), compliance 3 (1 unclassified)\n"
+	if got := out.String(); !strings.HasSuffix(got, want) {
+		t.Errorf("judge lines:\n%s\nwant the last to be %q", got, want)
+	}
+}
+
+// brokenTerminal fails every write, as a terminal that went away does.
+type brokenTerminal struct{}
+
+func (brokenTerminal) Write([]byte) (int, error) { return 0, errors.New("input/output error") }
+
+// A display whose terminal went away (a redraw failed, so mpb stopped)
+// still closes, rather than wait for ever to draw one last time.
+func TestDisplayCloseAfterTheTerminalWentAway(t *testing.T) {
+	d := New(brokenTerminal{}, Live, time.Now, 0)
+	d.Observe(runner.PlanEvent{Models: []runner.ModelPlan{{Name: "a", Planned: 4}}})
+	d.Observe(runner.ModelStarted{Model: "a"})
+	time.Sleep(3 * refreshEvery) // a redraw, which fails
+	closed := make(chan struct{})
+	go func() { d.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after the display's writes failed")
 	}
 }
