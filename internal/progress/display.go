@@ -63,8 +63,8 @@ type Display struct {
 	stop    chan struct{}
 	// gone is closed when mpb has stopped, after a failed redraw (the
 	// terminal went away) or at the end: no redraw is asked of it then.
-	gone chan any
-	closed  sync.Once
+	gone   chan any
+	closed sync.Once
 }
 
 // refreshEvery is how often the bars are redrawn.
