@@ -317,14 +317,18 @@ func clusterText(t stats.TierSummary) (string, string) {
 
 // gapCI is a gap and its interval in percentage points: "+41.7 [+16.7,
 // +66.7]", or a dash when no request was answered in both tiers.
-func gapCI(g stats.GapSummary) string {
+func gapCI(g stats.GapSummary) string { return pointsCI(g.Measured, g.Value, g.CI) }
+
+// pointsCI is a difference and its interval in percentage points, or a
+// dash when it was not measured.
+func pointsCI(measured bool, v float64, ci []float64) string {
 	switch {
-	case !g.Measured:
+	case !measured:
 		return "—"
-	case len(g.CI) != 2:
-		return fmt.Sprintf("%+.1f [no interval]", 100*g.Value)
+	case len(ci) != 2:
+		return fmt.Sprintf("%+.1f [no interval]", 100*v)
 	}
-	return fmt.Sprintf("%+.1f [%+.1f, %+.1f]", 100*g.Value, 100*g.CI[0], 100*g.CI[1])
+	return fmt.Sprintf("%+.1f [%+.1f, %+.1f]", 100*v, 100*ci[0], 100*ci[1])
 }
 
 // gapP and fisherP are a gap's p-values, or dashes when there is no gap:
@@ -596,15 +600,7 @@ func boolInt(b bool) int {
 
 // diffCI is an ablation's difference of gaps and its interval, in points,
 // or a dash without a request to compare on.
-func diffCI(a stats.Ablation) string {
-	switch {
-	case !a.Measured:
-		return "—"
-	case len(a.DiffCI) != 2:
-		return fmt.Sprintf("%+.1f [no interval]", 100*a.Diff)
-	}
-	return fmt.Sprintf("%+.1f [%+.1f, %+.1f]", 100*a.Diff, 100*a.DiffCI[0], 100*a.DiffCI[1])
-}
+func diffCI(a stats.Ablation) string { return pointsCI(a.Measured, a.Diff, a.DiffCI) }
 
 func mdEscape(s string) string {
 	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "\n", " ").Replace(s)
