@@ -19,6 +19,7 @@ import (
 	"github.com/probe-eval/probe/internal/progress"
 	"github.com/probe-eval/probe/internal/prompt"
 	"github.com/probe-eval/probe/internal/runner"
+	"github.com/probe-eval/probe/internal/screen"
 )
 
 // Exit codes.
@@ -70,6 +71,31 @@ func (env Env) display(quiet bool) *progress.Display {
 		mode = progress.Live
 	}
 	return progress.New(env.Stderr, mode, env.Now, env.ProgressEvery)
+}
+
+// out is where a command prints its results: standard output, with every
+// character a terminal would act on shown instead (screen.Text) when it is
+// a terminal. A report, a prompt or a server's message may carry text
+// from a model, a data file or a server, and none of it may move the
+// cursor, retitle the window or clear the screen; piped or redirected, the
+// output stays exact. probe demo, which colours its own output, writes to
+// env.Stdout and neutralises what it shows itself.
+func (env Env) out() io.Writer {
+	if env.Terminal(env.Stdout) {
+		return screenWriter{env.Stdout}
+	}
+	return env.Stdout
+}
+
+// screenWriter neutralises each write for a terminal. Its callers write
+// whole lines or cells, so no character is split between two writes.
+type screenWriter struct{ w io.Writer }
+
+func (s screenWriter) Write(b []byte) (int, error) {
+	if _, err := io.WriteString(s.w, screen.Text(string(b))); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 // fder is a writer with a file descriptor: an *os.File, or a wrapper of one.
@@ -148,7 +174,8 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 	if code == ExitInterrupted {
 		msg = "interrupted: " + msg
 	}
-	fmt.Fprintf(stderr, "probe: %s\n", msg)
+	// The message may quote a server or a file: it is shown, never acted on.
+	fmt.Fprintf(stderr, "probe: %s\n", screen.Text(msg))
 	return code
 }
 

@@ -85,5 +85,5 @@ func Bench(ctx context.Context, o BenchOptions, env Env) error {
 		return err
 	}
 	show.Close()
-	return rep.Write(env.Stdout)
+	return rep.Write(env.out())
 }

@@ -69,7 +69,7 @@ var ErrCheckFailed = errors.New("check failed")
 // Check is probe check. Every problem is a FAIL line, and the checks go
 // on where they can; the error returned only says that some failed.
 func Check(ctx context.Context, o CheckOptions, env Env) error {
-	w := env.Stdout
+	w := env.out()
 	in, err := loadInputs(o.Config, o.Models, selection{Prompts: o.Prompts, Scenarios: o.Scenarios, Variants: o.Variants, Set: o.Set}, o.Data)
 	if err != nil {
 		return err

@@ -101,7 +101,7 @@ func JudgeEval(ctx context.Context, o JudgeEvalOptions, env Env) error {
 	if len(scored) > 0 {
 		setup.PromptSHA = scored[0].Judgment.PromptSHA256
 	}
-	return judge.WriteMetrics(env.Stdout, m, setup, o.Format)
+	return judge.WriteMetrics(env.out(), m, setup, o.Format)
 }
 
 // saveScored writes one line per transcript: its id, label and category,

@@ -50,6 +50,9 @@ Variables come from the scenario's [vars], the variant's, models.toml's [vars] (
 file is there) and --set, later winning. The two tiers' user turns differ only in the
 condition cue's value; compare them with --tier free and --tier paid.
 
+On a terminal, control characters in the text (a request's escape sequences, say) are
+shown as symbols (␛) rather than sent to it; piped or redirected, the text is exact.
+
 With --format json the output is {"system", "user", "turns"}, where turns lists what else
 may be sent (the continuation turn), with "scenario", "variant", "tier", "request_id" and
 "vars" beside them.
@@ -167,7 +170,7 @@ func Prompt(o PromptOptions, env Env) error {
 	if o.Format == "json" {
 		return writeJSON(env.Stdout, p)
 	}
-	return writePromptText(env.Stdout, p)
+	return writePromptText(env.out(), p)
 }
 
 // writeJSON writes v indented, with < and > as they are: prompts are full
@@ -332,7 +335,7 @@ func Scenarios(ctx context.Context, o ScenariosOptions, env Env) error {
 	if o.Format == "json" {
 		return writeJSON(env.Stdout, rows)
 	}
-	tw := tabwriter.NewWriter(env.Stdout, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(env.out(), 0, 0, 2, ' ', 0)
 	head := "SCENARIO\tVARIANT\tCHARS\t"
 	if o.Model != "" {
 		head += "TOKENS\t"

@@ -18,7 +18,6 @@ import (
 	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/report"
-	"github.com/probe-eval/probe/internal/screen"
 	"github.com/probe-eval/probe/internal/stats"
 )
 
@@ -125,14 +124,7 @@ func Report(_ context.Context, o ReportOptions, env Env) error {
 	if err := report.Write(&buf, r, o.Format); err != nil {
 		return err
 	}
-	out := buf.Bytes()
-	// A model's answer may hold escape sequences; on a terminal they would
-	// act on it, so its control characters are shown instead. Piped or
-	// written to a file the report stays exact.
-	if o.Output == "" && report.ShowsModelText(o.Format) && env.Terminal(env.Stdout) {
-		out = []byte(screen.Text(buf.String()))
-	}
-	return writeOutput(out, o.Output, env)
+	return writeOutput(buf.Bytes(), o.Output, env)
 }
 
 // writeRunReport prints the table probe report prints of one run with the
@@ -146,7 +138,7 @@ func writeRunReport(env Env, results, id, configuredJudge string) error {
 	if err := report.Write(&buf, r, "table"); err != nil {
 		return err
 	}
-	_, err = env.Stdout.Write(buf.Bytes())
+	_, err = env.out().Write(buf.Bytes())
 	return err
 }
 
@@ -171,7 +163,7 @@ func judgePick(configFile, named string) (record.JudgePick, error) {
 // writeOutput writes b to file, or to standard output when file is "".
 func writeOutput(b []byte, file string, env Env) error {
 	if file == "" {
-		_, err := env.Stdout.Write(b)
+		_, err := env.out().Write(b)
 		return err
 	}
 	if err := record.WriteFileAtomic(file, b); err != nil {

@@ -40,14 +40,6 @@ type Sources struct {
 // html and samples-csv also show the report's Sources.
 var Formats = []string{"table", "json", "markdown", "csv", "html", "samples-csv"}
 
-// ShowsModelText reports whether format prints what the models wrote (their
-// answers and reasoning), which a caller writing to a terminal must make
-// safe first: html and samples-csv do; the tables hold only counts and the
-// names the configuration gave.
-func ShowsModelText(format string) bool {
-	return format == "html" || format == "samples-csv"
-}
-
 // Write renders r in format to w.
 func Write(w io.Writer, r *Report, format string) error {
 	switch format {

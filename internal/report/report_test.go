@@ -175,31 +175,3 @@ func TestJudgeLine(t *testing.T) {
 		}
 	}
 }
-
-// ShowsModelText is what tells the cli which formats to make safe for a
-// terminal, so it must name every format that prints a model's words.
-func TestShowsModelText(t *testing.T) {
-	const mark = "MODEL-WROTE-THIS"
-	r := richFixture()
-	for _, src := range r.Sources {
-		for i := range src.Samples {
-			s := &src.Samples[i]
-			s.Output += mark
-			s.Scratchpad += mark
-			s.Thinking += mark
-			if v, ok := src.Verdicts[s.Key()]; ok {
-				v.Quotes = append(v.Quotes, mark)
-				src.Verdicts[s.Key()] = v
-			}
-		}
-	}
-	for _, format := range Formats {
-		var buf bytes.Buffer
-		if err := Write(&buf, r, format); err != nil {
-			t.Fatalf("%s: %v", format, err)
-		}
-		if got, want := strings.Contains(buf.String(), mark), ShowsModelText(format); got != want {
-			t.Errorf("%s: holds the models' text %v, ShowsModelText says %v", format, got, want)
-		}
-	}
-}
