@@ -16,6 +16,7 @@ import (
 	"github.com/probe-eval/probe/internal/config"
 	"github.com/probe-eval/probe/internal/dataset"
 	"github.com/probe-eval/probe/internal/judge"
+	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/progress"
 	"github.com/probe-eval/probe/internal/prompt"
 	"github.com/probe-eval/probe/internal/runner"
@@ -254,7 +255,13 @@ func configFlag() *ucli.StringFlag {
 }
 
 func hostFlag() *ucli.StringFlag {
-	return &ucli.StringFlag{Name: "host", Usage: "Ollama server `URL` of every Ollama model (overrides OLLAMA_HOST and the configuration's host and hosts)"}
+	return &ucli.StringFlag{Name: "host", Usage: "Ollama server `URL` of every Ollama model (overrides OLLAMA_HOST and the configuration's host and hosts)",
+		Action: func(_ *ucli.Context, h string) error {
+			if err := llm.CheckHost(h); err != nil {
+				return usage(fmt.Errorf("--host: %w", err))
+			}
+			return nil
+		}}
 }
 
 func resultsFlag() *ucli.StringFlag {

@@ -98,3 +98,20 @@ func TestTerminalNeverGetsEscapes(t *testing.T) {
 		t.Errorf("exit %d: the server's message reached the terminal raw, or not at all:\n%q", r.code, r.stderr)
 	}
 }
+
+// A --host that is not a server address is the user's to fix: one line
+// that names the flag, exit 2, before any server is asked.
+func TestMalformedHostIsAUsageError(t *testing.T) {
+	cfg := writeConfig(t, oneModel)
+	for _, args := range [][]string{
+		{"run", "--host", "not a url", "--config", cfg, "--results", t.TempDir(), "--no-judge"},
+		{"demo", "--host", "not a url", "--requests", "1", "--results", t.TempDir()},
+		{"check", "--host", "localhost:99999", "--config", cfg},
+		{"classify", "--host", "ftp://judge", "--results", t.TempDir()},
+	} {
+		r := probe(t, args...)
+		if r.code != ExitUsage || !strings.HasPrefix(r.stderr, "probe: --host: ") || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("probe %s --host %q: exit %d, want %d and one line naming --host:\n%s", args[0], args[2], r.code, ExitUsage, r.stderr)
+		}
+	}
+}

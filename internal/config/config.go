@@ -359,6 +359,9 @@ func (c *Config) check(md toml.MetaData, lines tomlpos.Lines) error {
 	if c.Host != "" && len(c.Hosts) > 0 {
 		return bad("hosts", "set host or hosts, not both")
 	}
+	if key, err := checkHosts(c.Host, c.Hosts, llm.CheckHost); err != nil {
+		return bad(key, "%v", err)
+	}
 	for _, n := range c.DefaultModels {
 		if !seen[n] {
 			return bad("default_models", "no [[model]] is named %q", n)
@@ -397,24 +400,34 @@ func (c *Config) checkServer(s Server, what string, at func(key string) int, set
 		if s.APIKeyEnv != "" {
 			return bad("api_key_env", `is for backend = "openai"; Ollama's native API takes no key`)
 		}
+		if key, err := checkHosts(s.Host, s.Hosts, llm.CheckHost); err != nil {
+			return bad(key, "%v", err)
+		}
 		return nil
 	}
 	if s.Host == "" && len(s.Hosts) == 0 {
 		return bad("backend", `backend = "openai" needs host, the API's base URL (e.g. "http://gpu-1:8000/v1"), or hosts`)
 	}
-	for _, h := range append([]string{s.Host}, s.Hosts...) {
-		if h == "" {
-			continue
-		}
-		if _, err := llm.ParseBaseURL(h); err != nil {
-			key := "host"
-			if s.Host == "" {
-				key = "hosts"
-			}
-			return bad(key, "%v", err)
-		}
+	if key, err := checkHosts(s.Host, s.Hosts, func(h string) error { _, err := llm.ParseBaseURL(h); return err }); err != nil {
+		return bad(key, "%v", err)
 	}
 	return nil
+}
+
+// checkHosts checks host and each of hosts with check, and names the key
+// of the first that fails.
+func checkHosts(host string, hosts []string, check func(string) error) (key string, err error) {
+	if host != "" {
+		if err := check(host); err != nil {
+			return "host", err
+		}
+	}
+	for _, h := range hosts {
+		if err := check(h); err != nil {
+			return "hosts", err
+		}
+	}
+	return "", nil
 }
 
 // checkBackendOptions refuses the options and think setting of what that

@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
@@ -59,4 +60,38 @@ func defaultPort(scheme, s string) string {
 		return "443"
 	}
 	return "11434"
+}
+
+// CheckHost says what is wrong with an address ParseHost would read
+// leniently, as Ollama does, into a server the user did not mean: a
+// space or control character, a scheme other than http or https, a port
+// that is not a number from 1 to 65535 (ParseHost would take the default
+// port instead). It returns nil for an address that means what it says.
+func CheckHost(s string) error {
+	t := strings.Trim(strings.TrimSpace(s), `"'`)
+	if strings.IndexFunc(t, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0 {
+		return fmt.Errorf("%q is not a server address: it holds a space or a control character", s)
+	}
+	rest := t
+	if scheme, after, ok := strings.Cut(t, "://"); ok {
+		if scheme != "http" && scheme != "https" {
+			return fmt.Errorf("%q is not a server address: the scheme must be http or https", s)
+		}
+		rest = after
+	}
+	rest, _, _ = strings.Cut(rest, "/")
+	if h, p, err := net.SplitHostPort(rest); err == nil {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q is not a server address: port %q is not a number from 1 to 65535", s, p)
+		}
+		if strings.ContainsAny(h, "[]") {
+			return fmt.Errorf("%q is not a server address: the host %q is not one", s, h)
+		}
+	} else if strings.Contains(strings.Trim(rest, "[]"), ":") && net.ParseIP(strings.Trim(rest, "[]")) == nil {
+		return fmt.Errorf("%q is not a server address: %v", s, err)
+	}
+	if _, err := url.Parse(ParseHost(s).String()); err != nil {
+		return fmt.Errorf("%q is not a server address: %v", s, err)
+	}
+	return nil
 }

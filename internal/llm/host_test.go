@@ -23,3 +23,18 @@ func TestParseHostMatchesOllama(t *testing.T) {
 		})
 	}
 }
+
+// CheckHost refuses what ParseHost would read into another server than the
+// one meant, and passes every form Ollama accepts.
+func TestCheckHost(t *testing.T) {
+	for _, ok := range []string{"", "localhost", "127.0.0.1:11434", ":8080", "[::1]:11434", "::1", "http://gpu-1:8000/v1", "https://example.com", "ollama.com", `"http://h:1"`} {
+		if err := CheckHost(ok); err != nil {
+			t.Errorf("CheckHost(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"not a url", "http://gpu 1:8000", "ftp://h:21", "localhost:99999", "localhost:0", "h:port", "http://h:11434x/v1", "host\x1b[2J"} {
+		if err := CheckHost(bad); err == nil {
+			t.Errorf("CheckHost(%q) = nil, want an error", bad)
+		}
+	}
+}
