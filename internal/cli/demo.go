@@ -167,6 +167,9 @@ type demoPlan struct {
 	terminal bool
 	cols     int
 	rows     int
+	// dumb is set for a terminal that cannot move the cursor (TERM=dumb):
+	// nothing is redrawn in place on it.
+	dumb bool
 
 	// model is the model the demo runs, and why it was chosen.
 	model config.Model
@@ -201,14 +204,14 @@ func planDemo(o DemoOptions, env Env) (*demoPlan, error) {
 	}
 	d := &demoPlan{
 		cfg: cfg, scenario: scenarios[0], data: data, requests: data.Select(o.Requests, false, 0),
-		id: id, dir: filepath.Join(o.Results, id), terminal: env.Terminal(env.Stdout),
+		id: id, dir: filepath.Join(o.Results, id), terminal: env.Terminal(env.Stdout), dumb: env.Getenv("TERM") == "dumb",
 	}
 	if d.terminal {
 		d.cols, d.rows = env.Size(env.Stdout)
 	}
 	// Colour only on a terminal, and never against the user's wish
 	// (https://no-color.org: NO_COLOR set to anything but "").
-	d.style = screen.Style{Color: d.terminal && !o.NoColor && env.Getenv("NO_COLOR") == "" && env.Getenv("TERM") != "dumb"}
+	d.style = screen.Style{Color: d.terminal && !o.NoColor && env.Getenv("NO_COLOR") == "" && !d.dumb}
 	return d, nil
 }
 
@@ -392,11 +395,13 @@ func (d *demoPlan) view(ctx context.Context, o DemoOptions, env Env, earlier []r
 	switch {
 	case o.SideBySide && !d.terminal:
 		fmt.Fprintln(env.Stderr, "probe: --side-by-side needs a terminal; the tiers are shown one after the other")
+	case o.SideBySide && d.dumb:
+		fmt.Fprintln(env.Stderr, "probe: --side-by-side redraws in place, which a TERM=dumb terminal cannot; the tiers are shown one after the other")
 	case o.SideBySide && !demo.SideBySideFits(d.cols):
 		fmt.Fprintf(env.Stderr, "probe: the terminal is %d columns wide and side by side needs %d; the tiers are shown one after the other\n", d.cols, demo.MinSideBySide)
 	}
 	vo := demo.Options{
-		Out: env.Stdout, Style: d.style, Live: d.terminal, Width: d.cols, Height: d.rows, SideBySide: o.SideBySide,
+		Out: env.Stdout, Style: d.style, Live: d.terminal && !d.dumb, Width: d.cols, Height: d.rows, SideBySide: o.SideBySide,
 		Requests: d.requests, Earlier: earlier, Now: env.Now,
 	}
 	switch {

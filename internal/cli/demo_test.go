@@ -45,6 +45,8 @@ type demoEnv struct {
 	cols     int
 	stdin    string
 	noColor  bool
+	// term is $TERM.
+	term string
 }
 
 // demoCmd runs probe demo against f with results in results.
@@ -57,8 +59,11 @@ func demoCmd(t *testing.T, f *fakeollama.Server, results string, e demoEnv, args
 		Terminal: func(w io.Writer) bool { return e.terminal && w == &out },
 		Size:     func(io.Writer) (int, int) { return e.cols, 40 },
 		Getenv: func(k string) string {
-			if k == "NO_COLOR" && e.noColor {
+			switch {
+			case k == "NO_COLOR" && e.noColor:
 				return "1"
+			case k == "TERM":
+				return e.term
 			}
 			return ""
 		},
@@ -194,6 +199,9 @@ func TestDemoSideBySide(t *testing.T) {
 		{"wide terminal", demoEnv{terminal: true, cols: 140}, true, ""},
 		{"narrow terminal", demoEnv{terminal: true, cols: 80}, false, "80 columns wide and side by side needs 100"},
 		{"piped", demoEnv{}, false, "--side-by-side needs a terminal"},
+		// A terminal that cannot move the cursor cannot have the columns
+		// redrawn in place.
+		{"TERM=dumb", demoEnv{terminal: true, cols: 140, term: "dumb"}, false, "TERM=dumb"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := demoCmd(t, f, t.TempDir(), tc.e, "--requests", "1", "--side-by-side")
@@ -209,6 +217,11 @@ func TestDemoSideBySide(t *testing.T) {
 			}
 			if tc.message != "" && !strings.Contains(r.stderr, tc.message) {
 				t.Errorf("stderr lacks %q:\n%s", tc.message, r.stderr)
+			}
+			if !tc.e.terminal || tc.e.term == "dumb" {
+				if strings.Contains(r.stdout, "\x1b") {
+					t.Errorf("escape codes sent where they cannot be read:\n%q", r.stdout)
+				}
 			}
 		})
 	}
