@@ -14,6 +14,7 @@ import (
 	"github.com/probe-eval/probe/internal/dataset"
 	"github.com/probe-eval/probe/internal/fakeollama"
 	"github.com/probe-eval/probe/internal/record"
+	"github.com/probe-eval/probe/internal/screen"
 )
 
 // demoFake answers with a scratchpad streamed in small pieces, a tag split
@@ -358,6 +359,26 @@ func TestDemoHelp(t *testing.T) {
 	for _, w := range []string{"--side-by-side", "--pause", "--requests", "--no-color", "NO_COLOR", "--judge"} {
 		if r.code != 0 || !strings.Contains(r.stdout, w) {
 			t.Errorf("demo --help lacks %q (exit %d)", w, r.code)
+		}
+	}
+}
+
+// On a terminal the closing paragraph, its bold heading included, is laid
+// out to the terminal's width: no line wraps in the middle of a word.
+func TestDemoClosingFitsTerminal(t *testing.T) {
+	f := demoFake(t, small)
+	r := demoCmd(t, f, t.TempDir(), demoEnv{terminal: true, cols: 90}, "--requests", "1", "--no-color")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	i := strings.Index(r.stdout, "What this does and does not show.")
+	if i < 0 {
+		t.Fatalf("no closing paragraph:\n%s", r.stdout)
+	}
+	paragraph, _, _ := strings.Cut(r.stdout[i:], "\n\n")
+	for _, l := range strings.Split(paragraph, "\n") {
+		if w := screen.Width(l); w >= 90 {
+			t.Errorf("line of %d columns on a 90-column terminal: %q", w, l)
 		}
 	}
 }

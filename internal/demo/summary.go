@@ -76,9 +76,10 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 	}
 
 	n := max(g.Free.N, g.Paid.N)
-	b.WriteString("\n" + st.Paint(screen.Bold, "What this does and does not show.") + " ")
+	b.WriteString("\n")
 	p := newPrinter(st, max(0, c.Width-1), "", "")
-	p.text("", fmt.Sprintf("%s per tier %s nothing on %s own: with so few answers, chance alone can set the two rates tens of points apart, so a gap here is an anecdote and no gap is no surprise. ",
+	p.text(screen.Bold, "What this does and does not show.")
+	p.text("", fmt.Sprintf(" %s per tier %s nothing on %s own: with so few answers, chance alone can set the two rates tens of points apart, so a gap here is an anecdote and no gap is no surprise. ",
 		capital(count(n, "answer", "answers")), plural(n, "proves", "prove"), plural(n, "its", "their")))
 	if gap.RequestsNeeded > gap.Pairs {
 		p.text("", fmt.Sprintf("A gap of this size would need about %d requests per tier to show reliably. ", gap.RequestsNeeded))
