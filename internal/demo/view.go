@@ -233,7 +233,12 @@ wait:
 		return
 	}
 	v.endLoading()
-	v.write(v.o.Style.Paint(screen.Bold, "Press Enter for the next request... "))
+	end := " "
+	if !v.o.Live {
+		// No Enter echoed by a terminal will end the line.
+		end = "\n"
+	}
+	v.write(v.o.Style.Paint(screen.Bold, "Press Enter for the next request...") + end)
 	v.mu.Unlock()
 	v.o.Pause()
 }

@@ -313,6 +313,29 @@ func TestViewPauses(t *testing.T) {
 	}
 }
 
+// Written to a file or a pipe, where no Enter is echoed after it, the
+// pause's prompt ends its line: the next request's heading is not run
+// onto it.
+func TestViewPausePromptEndsItsLineWhenNotLive(t *testing.T) {
+	var out bytes.Buffer
+	v := New(Options{Out: &out, Requests: requests, Now: clock(), Pause: func() bool { return true }})
+	v.Observe(runner.PlanEvent{})
+	evs := append(stream(0, record.Free, record.Refused, "<OUTPUT>one</OUTPUT>"), stream(0, record.Paid, record.Refused, "<OUTPUT>two</OUTPUT>")...)
+	evs = append(evs, stream(1, record.Free, record.Refused, "<OUTPUT>three</OUTPUT>")...)
+	for _, ev := range evs {
+		v.Observe(ev)
+	}
+	v.Close()
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "Press Enter") && strings.Contains(l, "Request 2") {
+			t.Errorf("the prompt and the next heading share a line: %q", l)
+		}
+	}
+	if !strings.Contains(out.String(), "Press Enter") {
+		t.Errorf("no pause:\n%s", out.String())
+	}
+}
+
 // Side by side on a terminal the frame is redrawn in place, and only the
 // lines that fit while the answers stream; the two columns line up.
 func TestViewSideBySideLayout(t *testing.T) {
