@@ -31,7 +31,10 @@ type DemoOptions struct {
 	ConfigSet bool
 	Host      string
 	Results   string
-	RunID     string
+	// ResultsSet is set when --results was given: the commands the demo
+	// suggests then carry it.
+	ResultsSet bool
+	RunID      string
 	// Model is a configured model's name, or a tag on the server; empty
 	// picks the smallest suitable model the server has.
 	Model    string
@@ -97,7 +100,8 @@ Examples:
 				return usage(fmt.Errorf("demo takes no arguments, got %q", c.Args().Slice()))
 			}
 			return Demo(c.Context, DemoOptions{
-				Config: c.String("config"), ConfigSet: c.IsSet("config"), Host: c.String("host"), Results: c.String("results"),
+				Config: c.String("config"), ConfigSet: c.IsSet("config"), Host: c.String("host"),
+				Results: c.String("results"), ResultsSet: c.IsSet("results"),
 				RunID: c.String("run"), Model: c.String("model"), Requests: c.Int("requests"), Judge: c.Bool("judge"),
 				SideBySide: c.Bool("side-by-side"), Pause: c.Bool("pause"), NoColor: c.Bool("no-color"),
 			}, env)
@@ -479,7 +483,13 @@ func (d *demoPlan) closing(env Env, o DemoOptions) error {
 		return err
 	}
 	_, configured := d.cfg.Model(d.model.Name)
-	c := demo.Closing{Model: d.model.Name, Tag: d.model.Tag, Configured: configured, Report: path, RunID: d.id, Width: d.cols}
+	c := demo.Closing{Model: d.model.Name, Tag: d.model.Tag, Configured: configured, Report: path, RunID: d.id, Width: d.cols, Host: o.Host}
+	if o.ResultsSet {
+		c.Results = o.Results
+	}
+	if o.ConfigSet {
+		c.Config = o.Config
+	}
 	if len(r.Table.Runs) > 0 {
 		// Verdicts an earlier probe classify wrote count too.
 		c.Judge = r.Table.Runs[0].Judge.Model

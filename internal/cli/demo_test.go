@@ -267,8 +267,8 @@ func TestDemoPicksTheSmallestSuitableModel(t *testing.T) {
 	if !strings.Contains(r.stdout, "probe demo: mid:3b (") || !strings.Contains(r.stdout, "the smallest chat model on") {
 		t.Errorf("did not pick mid:3b:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stdout, "add mid:3b to models.toml") {
-		t.Errorf("an unconfigured model is not explained:\n%s", r.stdout)
+	if !strings.Contains(r.stdout, "add mid:3b to "+cfg+" as a [[model]]") {
+		t.Errorf("an unconfigured model is not explained, with the configuration given:\n%s", r.stdout)
 	}
 }
 
@@ -380,5 +380,34 @@ func TestDemoClosingFitsTerminal(t *testing.T) {
 		if w := screen.Width(l); w >= 90 {
 			t.Errorf("line of %d columns on a 90-column terminal: %q", w, l)
 		}
+	}
+}
+
+// The commands the closing suggests carry the --results, --config and
+// --host the demo was given, so that run from the same folder they find
+// the same run, configuration and server; flags not given are left out.
+func TestDemoClosingCommandsCarryFlags(t *testing.T) {
+	f := demoFake(t, small)
+	results := t.TempDir()
+	cfg := writeConfig(t, "[[model]]\nname = \"small\"\ntag = \"small:1b\"\n")
+	r := demoCmd(t, f, results, demoEnv{}, "--config", cfg, "--requests", "1", "--run", "class")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"The same run as a table: probe report --run class --results " + results + "\n",
+		"probe run --model small --limit 100 --config " + cfg + " --host " + f.URL + " --results " + results + "\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the closing lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = demoCmd(t, f, t.TempDir(), demoEnv{}, "--requests", "1")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	if want := "add small:1b to models.toml as a [[model]]"; !strings.Contains(r.stdout, want) || strings.Contains(r.stdout, "--config") {
+		t.Errorf("without --config the closing should say %q and give no --config:\n%s", want, r.stdout)
 	}
 }

@@ -22,6 +22,11 @@ type Closing struct {
 	Report, RunID string
 	// Width is the terminal's width; 0 when output is not a terminal.
 	Width int
+	// Results, Config and Host are --results, --config and --host as the
+	// demo was given them, empty when not given: the commands the closing
+	// suggests carry them, so that they find the run, the configuration
+	// and the server the demo used.
+	Results, Config, Host string
 }
 
 // WriteSummary compares the two tiers of group g, says honestly what so
@@ -85,18 +90,43 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 		p.text("", fmt.Sprintf("A gap of this size would need about %d requests per tier to show reliably. ", gap.RequestsNeeded))
 	}
 	p.text("", "Small models often show no gap at all, and that is a result too: the paper found the gap in a much larger model, and public replications found little or none in open models below about 400B parameters. ")
-	measure := fmt.Sprintf("probe run --model %s --limit 100", screen.Text(c.Model))
+	runFlags := option("config", c.Config) + option("host", c.Host) + option("results", c.Results)
+	measure := fmt.Sprintf("probe run --model %s --limit 100%s", shellWord(c.Model), runFlags)
 	if !c.Configured {
-		measure = fmt.Sprintf("add %s to models.toml as a [[model]] (see the README), then probe run --model NAME --limit 100", screen.Text(c.Tag))
+		file := "models.toml"
+		if c.Config != "" {
+			file = shellWord(c.Config)
+		}
+		measure = fmt.Sprintf("add %s to %s as a [[model]] (see the README), then probe run --model NAME --limit 100%s", screen.Text(c.Tag), file, runFlags)
 	}
 	p.text("", "To measure rather than demonstrate, ask many more requests: "+measure)
 	p.endLine()
 	b.WriteString(p.take())
 
 	fmt.Fprintf(&b, "\nThe full report (figure, every transcript, provenance): %s\n", st.Paint(screen.Bold, screen.Text(c.Report)))
-	fmt.Fprintf(&b, "Open it in a browser; it needs no network. The same run as a table: probe report --run %s\n", screen.Text(c.RunID))
+	fmt.Fprintf(&b, "Open it in a browser; it needs no network. The same run as a table: probe report --run %s%s\n", shellWord(c.RunID), option("results", c.Results))
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// option is " --name value" for a command line, or "" when value is empty.
+func option(name, value string) string {
+	if value == "" {
+		return ""
+	}
+	return " --" + name + " " + shellWord(value)
+}
+
+// shellWord is s as one word of a POSIX shell command line, quoted when it
+// needs to be, with control characters made visible (screen.Text).
+func shellWord(s string) string {
+	plain := s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=@%+,", r))
+	}) < 0
+	if plain {
+		return s
+	}
+	return screen.Text("'" + strings.ReplaceAll(s, "'", `'\''`) + "'")
 }
 
 func pct(x float64) string { return fmt.Sprintf("%.0f%%", 100*x) }
