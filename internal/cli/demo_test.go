@@ -411,3 +411,39 @@ func TestDemoClosingCommandsCarryFlags(t *testing.T) {
 		t.Errorf("without --config the closing should say %q and give no --config:\n%s", want, r.stdout)
 	}
 }
+
+// A demo refused the run it is to resume says so on standard error and
+// writes nothing on standard output: not its intro, which would promise
+// the run's answers to an audience. A run made by probe run is refused
+// before any server is asked; any other difference when the run stage
+// compares the settings.
+func TestDemoRefusedRunShowsNothing(t *testing.T) {
+	f := demoFake(t, small)
+	results := t.TempDir()
+	cfg := writeConfig(t, "[[model]]\nname = \"small\"\ntag = \"small:1b\"\n")
+	if r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--limit", "2", "--no-judge"); r.code != 0 {
+		t.Fatalf("probe run: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := demoCmd(t, f, results, demoEnv{}, "--config", cfg, "--requests", "1", "--run", "d1"); r.code != 0 {
+		t.Fatalf("probe demo: exit %d\n%s", r.code, r.stderr)
+	}
+	longer := writeConfig(t, "max_turns = 7\n[[model]]\nname = \"small\"\ntag = \"small:1b\"\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a run of probe run", []string{"--config", cfg, "--run", "r1"}, "run r1 was not made by probe demo"},
+		{"other settings", []string{"--config", longer, "--run", "d1"}, "max_turns was"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := demoCmd(t, f, results, demoEnv{}, append([]string{"--requests", "1"}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, want 2 saying %q:\n%s", r.code, tc.want, r.stderr)
+			}
+			if r.stdout != "" {
+				t.Errorf("a refused demo wrote to standard output:\n%s", r.stdout)
+			}
+		})
+	}
+}

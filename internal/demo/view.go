@@ -39,6 +39,10 @@ type Options struct {
 	// SideBySide shows the two tiers of a request next to each other; it
 	// takes a live terminal at least MinSideBySide columns wide.
 	SideBySide bool
+	// Intro is written before anything else, once the run stage has
+	// planned the run (its PlanEvent), so that a run it refuses shows
+	// nothing.
+	Intro string
 	// Requests are the requests the run asks, in its order.
 	Requests []dataset.Request
 	// Earlier are samples an earlier session of the run finished: they are
@@ -77,6 +81,9 @@ type View struct {
 	// open.
 	loading bool
 	started time.Time
+	// planned is set once the run stage has planned the run and the
+	// intro is written.
+	planned bool
 	closed  bool
 }
 
@@ -136,6 +143,10 @@ func (v *View) Observe(ev runner.Event) {
 	case runner.PlanEvent:
 		v.mu.Lock()
 		defer v.mu.Unlock()
+		if !v.planned {
+			v.planned = true
+			v.write(v.o.Intro)
+		}
 		v.show()
 	case runner.ModelStarted:
 		v.mu.Lock()

@@ -266,6 +266,18 @@ func TestViewShowsEarlierSamples(t *testing.T) {
 	}
 }
 
+// The intro is written once the run stage has planned the run, first and
+// once; a run refused before its plan shows nothing.
+func TestViewIntroWaitsForThePlan(t *testing.T) {
+	if got := play(Options{Intro: "INTRO\n"}, nil); got != "" {
+		t.Errorf("a run never planned shows %q", got)
+	}
+	got := play(Options{Intro: "INTRO\n"}, script())
+	if !strings.HasPrefix(got, "INTRO\n") || strings.Count(got, "INTRO") != 1 {
+		t.Errorf("want the intro first and once:\n%s", got)
+	}
+}
+
 // A pause comes between requests, never before the first, and only once
 // the request before it is shown in full; a request is not asked until
 // the presenter goes on.
