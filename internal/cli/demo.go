@@ -263,21 +263,24 @@ func (d *demoPlan) configured(name string) config.Model {
 	return demoModel(name)
 }
 
-// chooseModel decides the demo's model: --model; the model of the run
-// being resumed; or the smallest model on the server that can chat and
+// chooseModel decides the demo's model: the model of the run being
+// resumed; --model; or the smallest model on the server that can chat and
 // hold the prompt, the judge last. A model the server lacks fails with
 // the command that pulls it.
 func (d *demoPlan) chooseModel(ctx context.Context, servers *runner.Servers, o DemoOptions, env Env) error {
-	named, why := o.Model, "chosen with --model"
-	if named == "" && len(d.prev.Models) > 0 {
-		named, why = d.prev.Models[0].Name, "the model of run "+d.id
-		if _, known := d.cfg.Model(named); !known {
-			named = d.prev.Models[0].Tag
-		}
-	}
 	host := d.cfg.Endpoint(config.Model{}, env.overrides(o.Host, "")).Hosts[0]
-	if named != "" {
-		m := d.configured(named)
+	if resumed := len(d.prev.Models) > 0; o.Model != "" || resumed {
+		var m config.Model
+		why := "chosen with --model"
+		if resumed {
+			rm, err := d.runModel(o.Model)
+			if err != nil {
+				return err
+			}
+			m, why = d.recorded(rm), "the model of run "+d.id
+		} else {
+			m = d.configured(o.Model)
+		}
 		srv, err := servers.For(m)
 		if err != nil {
 			return usage(err)
@@ -326,6 +329,63 @@ func (d *demoPlan) chooseModel(ctx context.Context, servers *runner.Servers, o D
 	}
 	return fmt.Errorf("no model on the Ollama server at %s suits the demo (%s); pull a small chat model first (%s): %s, then run probe demo again",
 		client.Host(), strings.Join(refused, "; "), demo.SuggestedSize, pull)
+}
+
+// runModel is the model of the run being resumed. A demo run holds one
+// model: a --model that names another is refused, since the run would
+// then hold two and a later resumption could not tell which to show.
+func (d *demoPlan) runModel(named string) (record.RunModel, error) {
+	var names []string
+	for _, rm := range d.prev.Models {
+		names = append(names, rm.Name)
+	}
+	if named == "" {
+		if len(d.prev.Models) > 1 {
+			return record.RunModel{}, usage(fmt.Errorf("run %s holds the models %s, and a demo shows one; say which with --model", d.id, strings.Join(names, ", ")))
+		}
+		return d.prev.Models[0], nil
+	}
+	for _, rm := range d.prev.Models {
+		if rm.Name == named || llm.SameModel(d.configured(named).Tag, rm.Tag) {
+			return rm, nil
+		}
+	}
+	return record.RunModel{}, usage(fmt.Errorf("run %s is a demo of %s, and a demo run holds one model; leave out --model to resume it, or give another --run to show %s",
+		d.id, strings.Join(names, ", "), named))
+}
+
+// recorded is the model rm of the run being resumed, under the name and
+// with the settings the run recorded, so that no sample it finished is
+// asked again under another name, nor with other settings. Where the
+// model is served comes from the configuration when it names the model.
+func (d *demoPlan) recorded(rm record.RunModel) config.Model {
+	m := demoModel(rm.Tag)
+	if c, ok := d.cfg.Model(rm.Name); ok && llm.SameModel(c.Tag, rm.Tag) {
+		m = c
+	}
+	m.Name, m.Tag, m.Think = rm.Name, rm.Tag, rm.Think
+	number := func(k string) (float64, bool) {
+		v, ok := rm.Options[k].(float64)
+		return v, ok
+	}
+	float := func(k string) *float64 {
+		if v, ok := number(k); ok {
+			return &v
+		}
+		return nil
+	}
+	whole := func(k string) *int {
+		if v, ok := number(k); ok {
+			n := int(v)
+			return &n
+		}
+		return nil
+	}
+	// The options are config.Model.Options and num_ctx. num_ctx is left
+	// as configured: one the run sized, the run stage keeps.
+	m.Temperature, m.TopP, m.MinP, m.RepeatPenalty = float("temperature"), float("top_p"), float("min_p"), float("repeat_penalty")
+	m.TopK, m.Seed, m.NumPredict = whole("top_k"), whole("seed"), whole("num_predict")
+	return m
 }
 
 // oneAtATime makes a paused demo ask one request at a time: a presenter
@@ -491,8 +551,19 @@ func (d *demoPlan) closing(env Env, o DemoOptions) error {
 	if err := record.WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return err
 	}
-	_, configured := d.cfg.Model(d.model.Name)
-	c := demo.Closing{Model: d.model.Name, Tag: d.model.Tag, Configured: configured, Report: path, RunID: d.id, Width: d.cols, Host: o.Host}
+	c := demo.Closing{Model: d.model.Name, Tag: d.model.Tag, Report: path, RunID: d.id, Width: d.cols, Host: o.Host}
+	// probe run takes the model by its name in the configuration, which
+	// a resumed run may have recorded under another: its tag.
+	if _, ok := d.cfg.Model(d.model.Name); ok {
+		c.Configured = true
+	} else {
+		for _, m := range d.cfg.Models {
+			if llm.SameModel(m.Tag, d.model.Tag) {
+				c.Model, c.Configured = m.Name, true
+				break
+			}
+		}
+	}
 	if o.ResultsSet {
 		c.Results = o.Results
 	}

@@ -447,3 +447,84 @@ func TestDemoRefusedRunShowsNothing(t *testing.T) {
 		})
 	}
 }
+
+// A resumed demo keeps the model its run recorded, name and settings,
+// whatever the configuration now calls that tag: a finished demo resumed
+// with a models.toml that names small:1b "small" asks nothing again.
+func TestDemoResumeKeepsTheRunsModel(t *testing.T) {
+	f := demoFake(t, small)
+	results := t.TempDir()
+	if r := demoCmd(t, f, results, demoEnv{}, "--requests", "1", "--run", "x"); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	asked := len(samplesAsked(f.Chats()))
+	cfg := writeConfig(t, "[[model]]\nname = \"small\"\ntag = \"small:1b\"\ntemperature = 0.2\n")
+	for _, args := range [][]string{
+		{"--config", cfg},
+		{"--config", cfg, "--model", "small"},
+		{"--config", cfg, "--model", "small:1b"},
+		{"--model", "small:1b"},
+	} {
+		r := demoCmd(t, f, results, demoEnv{}, append([]string{"--requests", "1", "--run", "x"}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("%v: exit %d\n%s", args, r.code, r.stderr)
+		}
+		if n := len(samplesAsked(f.Chats())) - asked; n != 0 {
+			t.Errorf("%v: the resume of a finished demo asked %d samples again", args, n)
+		}
+		if !strings.Contains(r.stdout, "probe demo: small:1b (the model of run x)") {
+			t.Errorf("%v: the run's model is not named:\n%s", args, r.stdout)
+		}
+		if n := strings.Count(r.stdout, "(answered in an earlier session of this run)"); n != 2 {
+			t.Errorf("%v: %d earlier answers shown, want 2", args, n)
+		}
+		if args[0] == "--config" && !strings.Contains(r.stdout, "probe run --model small --limit 100") {
+			t.Errorf("%v: the closing does not name the model as the configuration does:\n%s", args, r.stdout)
+		}
+	}
+	meta, _, err := record.ReadRun(filepath.Join(results, "x"))
+	if err != nil || len(meta.Models) != 1 || meta.Models[0].Name != "small:1b" {
+		t.Errorf("run.json models: %+v (%v), want small:1b alone", meta.Models, err)
+	}
+}
+
+// A demo run holds one model: another --model on it is a usage error that
+// says to start another run, and adds nothing to the run.
+func TestDemoRunHoldsOneModel(t *testing.T) {
+	f := demoFake(t, small, big)
+	results := t.TempDir()
+	if r := demoCmd(t, f, results, demoEnv{}, "--requests", "1", "--run", "x"); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	asked := len(samplesAsked(f.Chats()))
+	r := demoCmd(t, f, results, demoEnv{}, "--requests", "1", "--run", "x", "--model", "big:7b")
+	if r.code != 2 || !strings.Contains(r.stderr, "run x is a demo of small:1b") || !strings.Contains(r.stderr, "another --run") {
+		t.Errorf("exit %d, want 2 saying the run's model and to use another --run:\n%s", r.code, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("a refused demo wrote to standard output:\n%s", r.stdout)
+	}
+	if n := len(samplesAsked(f.Chats())) - asked; n != 0 {
+		t.Errorf("asked %d samples of another model", n)
+	}
+
+	// A run that an older probe let hold two models names them.
+	dir := filepath.Join(results, "x")
+	meta, _, err := record.ReadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	two := meta.Models[0]
+	two.Name, two.Tag = "big:7b", "big:7b"
+	meta.Models = append(meta.Models, two)
+	if err := record.WriteRun(dir, meta); err != nil {
+		t.Fatal(err)
+	}
+	r = demoCmd(t, f, results, demoEnv{}, "--requests", "1", "--run", "x")
+	if r.code != 2 || !strings.Contains(r.stderr, "small:1b, big:7b") || !strings.Contains(r.stderr, "--model") {
+		t.Errorf("two models: exit %d, want 2 naming both and --model:\n%s", r.code, r.stderr)
+	}
+	if r := demoCmd(t, f, results, demoEnv{}, "--requests", "1", "--run", "x", "--model", "small:1b"); r.code != 0 {
+		t.Errorf("two models, --model small:1b: exit %d\n%s", r.code, r.stderr)
+	}
+}
