@@ -22,6 +22,7 @@ import (
 	"github.com/probe-eval/probe/internal/report"
 	"github.com/probe-eval/probe/internal/runner"
 	"github.com/probe-eval/probe/internal/screen"
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 // DemoOptions are probe demo's flags.
@@ -444,8 +445,8 @@ func demoJudge(ctx context.Context, cfg *config.Config, servers *runner.Servers,
 	return j, nil
 }
 
-// earlier reads the samples an earlier session of the run finished, to be
-// shown in their place.
+// earlier reads the samples an earlier session of the run finished of the
+// requests this session shows, to be shown in their place.
 func (d *demoPlan) earlier() ([]record.Sample, error) {
 	s, err := record.ReadSamples(d.dir)
 	if err != nil {
@@ -453,11 +454,30 @@ func (d *demoPlan) earlier() ([]record.Sample, error) {
 	}
 	var out []record.Sample
 	for _, r := range s.All() {
-		if r.Final() && r.Model == d.model.Name && r.Scenario == d.scenario.Name && r.Variant == d.scenario.Variant && r.Sample == 0 {
+		if r.Final() && d.shows(r) {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// ofModel reports whether s is a sample of the demo's model and scenario.
+func (d *demoPlan) ofModel(s record.Sample) bool {
+	return s.Model == d.model.Name && s.Scenario == d.scenario.Name && s.Variant == d.scenario.Variant && s.Sample == 0
+}
+
+// shows reports whether this session shows sample s: one of its model, of
+// a request it asks. A run resumed with fewer --requests holds others.
+func (d *demoPlan) shows(s record.Sample) bool {
+	if !d.ofModel(s) {
+		return false
+	}
+	for _, q := range d.requests {
+		if q.ID == s.QueryID {
+			return true
+		}
+	}
+	return false
 }
 
 // view builds the live display, saying on standard error when side by
@@ -570,11 +590,29 @@ func (d *demoPlan) closing(env Env, o DemoOptions) error {
 	if o.ConfigSet {
 		c.Config = o.Config
 	}
+	// The report holds the whole run; the comparison only what this
+	// session showed, which is what the audience saw.
+	src := r.Sources[d.id]
+	run := stats.Run{ID: d.id, Verdicts: src.Verdicts}
 	if len(r.Table.Runs) > 0 {
 		// Verdicts an earlier probe classify wrote count too.
-		c.Judge = r.Table.Runs[0].Judge.Model
+		run.Judge = r.Table.Runs[0].Judge
+		c.Judge = run.Judge.Model
 	}
-	for _, g := range r.Table.Groups {
+	if src.Run != nil {
+		run.Rules = outcomeRules(*src.Run)
+	}
+	inRun := map[string]bool{}
+	for _, s := range src.Samples {
+		if d.shows(s) {
+			run.Samples = append(run.Samples, s)
+		}
+		if d.ofModel(s) {
+			inRun[s.QueryID] = true
+		}
+	}
+	c.Requests, c.RunRequests = len(d.requests), len(inRun)
+	for _, g := range stats.Build([]stats.Run{run}).Groups {
 		if g.Model == d.model.Name && g.Scenario == d.scenario.Name && g.Variant == d.scenario.Variant {
 			return demo.WriteSummary(env.Stdout, d.style, g, c)
 		}

@@ -528,3 +528,39 @@ func TestDemoRunHoldsOneModel(t *testing.T) {
 		t.Errorf("two models, --model small:1b: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// Resumed with fewer --requests than its run holds, the demo shows, and
+// counts, only the requests it asks: the intro's earlier answers are
+// those shown, the comparison counts what the audience saw, and the
+// closing says that the full report holds the whole run.
+func TestDemoResumeWithFewerRequests(t *testing.T) {
+	f := demoFake(t, small)
+	results := t.TempDir()
+	if r := demoCmd(t, f, results, demoEnv{}, "--requests", "2", "--run", "class"); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	asked := len(samplesAsked(f.Chats()))
+	r := demoCmd(t, f, results, demoEnv{}, "--requests", "1", "--run", "class")
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(samplesAsked(f.Chats())) - asked; n != 0 {
+		t.Errorf("asked %d samples again", n)
+	}
+	if n := strings.Count(r.stdout, "(answered in an earlier session of this run)"); n != 2 {
+		t.Errorf("%d earlier answers shown, want the 2 of the request asked:\n%s", n, r.stdout)
+	}
+	for _, want := range []string{
+		"2 answers were recorded by an earlier session of this run; they are shown in their place.",
+		"Request 1 of 1", "1 of 1 (100%)", "0 of 1 (0%)",
+		"These numbers count the 1 request shown here; the run holds 2, all of them in the full report.",
+		"The full report, all 2 requests of the run (figure, every transcript, provenance): " + filepath.Join(results, "class", reportFile),
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "2 of 2") {
+		t.Errorf("the comparison counts a request not shown:\n%s", r.stdout)
+	}
+}

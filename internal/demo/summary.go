@@ -20,6 +20,10 @@ type Closing struct {
 	Judge string
 	// Report is the HTML report's path, RunID the run.
 	Report, RunID string
+	// Requests counts the requests compared: those the demo showed.
+	// RunRequests counts those the run holds, all in the report; more when
+	// a run was resumed with fewer --requests.
+	Requests, RunRequests int
 	// Width is the terminal's width; 0 when output is not a terminal.
 	Width int
 	// Results, Config and Host are --results, --config and --host as the
@@ -80,6 +84,11 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 		b.WriteString(".\n")
 	}
 
+	if c.RunRequests > c.Requests {
+		b.WriteString(Paragraph(st, c.Width, fmt.Sprintf("These numbers count the %s shown here; the run holds %d, all of them in the full report.",
+			count(c.Requests, "request", "requests"), c.RunRequests)))
+	}
+
 	n := max(g.Free.N, g.Paid.N)
 	b.WriteString("\n")
 	p := newPrinter(st, max(0, c.Width-1), "", "")
@@ -103,7 +112,11 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 	p.endLine()
 	b.WriteString(p.take())
 
-	fmt.Fprintf(&b, "\nThe full report (figure, every transcript, provenance): %s\n", st.Paint(screen.Bold, screen.Text(c.Report)))
+	whole := ""
+	if c.RunRequests > c.Requests {
+		whole = fmt.Sprintf(", all %d requests of the run", c.RunRequests)
+	}
+	fmt.Fprintf(&b, "\nThe full report%s (figure, every transcript, provenance): %s\n", whole, st.Paint(screen.Bold, screen.Text(c.Report)))
 	fmt.Fprintf(&b, "Open it in a browser; it needs no network. The same run as a table: probe report --run %s%s\n", shellWord(c.RunID), option("results", c.Results))
 	_, err := io.WriteString(w, b.String())
 	return err
