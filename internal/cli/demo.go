@@ -142,11 +142,7 @@ func Demo(ctx context.Context, o DemoOptions, env Env) error {
 	view.Close()
 	if err != nil {
 		if res != nil {
-			again := "rerun the same command to resume"
-			if o.RunID == "" {
-				again = fmt.Sprintf("rerun with --run %s to resume", d.id)
-			}
-			err = fmt.Errorf("%w; what was recorded is kept in %s; %s", err, d.dir, again)
+			err = fmt.Errorf("%w; what was recorded is kept in %s; %s to resume", err, d.dir, d.rerun(o))
 		}
 		return err
 	}
@@ -160,6 +156,15 @@ func Demo(ctx context.Context, o DemoOptions, env Env) error {
 		return err
 	}
 	return judgeErr
+}
+
+// rerun says how to resume the run: the same command, with the --run
+// that names the run when the demo chose its name.
+func (d *demoPlan) rerun(o DemoOptions) string {
+	if o.RunID == "" {
+		return "rerun the same command with --run " + d.id
+	}
+	return "rerun the same command"
 }
 
 // demoPlan is what the demo decided before asking any server.
@@ -571,7 +576,7 @@ func (d *demoPlan) closing(env Env, o DemoOptions) error {
 	if err := record.WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return err
 	}
-	c := demo.Closing{Model: d.model.Name, Tag: d.model.Tag, Report: path, RunID: d.id, Width: d.cols, Host: o.Host}
+	c := demo.Closing{Model: d.model.Name, Tag: d.model.Tag, Report: path, RunID: d.id, Width: d.cols, Host: o.Host, Rerun: d.rerun(o)}
 	// probe run takes the model by its name in the configuration, which
 	// a resumed run may have recorded under another: its tag.
 	if _, ok := d.cfg.Model(d.model.Name); ok {

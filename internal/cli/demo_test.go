@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -562,5 +563,56 @@ func TestDemoResumeWithFewerRequests(t *testing.T) {
 	}
 	if strings.Contains(r.stdout, "2 of 2") {
 		t.Errorf("the comparison counts a request not shown:\n%s", r.stdout)
+	}
+}
+
+// A sample that ends in error is counted apart: the closing says how
+// many, and how to ask them again, and counts the answers tier by tier;
+// rerun, the demo asks only those again.
+func TestDemoClosingCountsErrors(t *testing.T) {
+	f := demoFake(t, small)
+	answer := f.Chat
+	classroom, _ := dataset.Classroom()
+	var mu sync.Mutex
+	fail := true
+	f.Chat = func(i int, req fakeollama.ChatRequest) fakeollama.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		if fail && len(req.Messages) > 1 && strings.Contains(req.Messages[1].Content, "<is_free_tier_user>False<") && strings.Contains(req.Messages[1].Content, classroom.Requests[1].Request) {
+			return fakeollama.Reply{Status: 500, Error: "out of memory"}
+		}
+		return answer(i, req)
+	}
+	cfg := writeConfig(t, "retries = 0\n[[model]]\nname = \"small\"\ntag = \"small:1b\"\n")
+	results := t.TempDir()
+	r := demoCmd(t, f, results, demoEnv{}, "--config", cfg, "--requests", "2")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"2 answers in training and 1 unmonitored prove nothing on their own",
+		"1 answer is missing: its request ended in an error (shown above), and it is not counted. Rerun the same command with --run demo-20261201-100000 to ask it again",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the closing lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "answers per tier") {
+		t.Errorf("the closing counts the same answers in both tiers:\n%s", r.stdout)
+	}
+
+	mu.Lock()
+	fail = false
+	mu.Unlock()
+	asked := len(samplesAsked(f.Chats()))
+	r = demoCmd(t, f, results, demoEnv{}, "--config", cfg, "--requests", "2", "--run", "demo-20261201-100000")
+	if r.code != 0 {
+		t.Fatalf("rerun: exit %d\n%s", r.code, r.stderr)
+	}
+	if n := len(samplesAsked(f.Chats())) - asked; n != 1 {
+		t.Errorf("the rerun asked %d samples, want the one that ended in error", n)
+	}
+	if !strings.Contains(r.stdout, "2 answers per tier prove nothing") || strings.Contains(r.stdout, "missing") {
+		t.Errorf("after the rerun:\n%s", r.stdout)
 	}
 }

@@ -20,6 +20,10 @@ type Closing struct {
 	Judge string
 	// Report is the HTML report's path, RunID the run.
 	Report, RunID string
+	// Rerun says how to resume the run, to ask again what ended in an
+	// error: "rerun the same command", with the --run it needs when the
+	// demo was not given one.
+	Rerun string
 	// Requests counts the requests compared: those the demo showed.
 	// RunRequests counts those the run holds, all in the report; more when
 	// a run was resumed with fewer --requests.
@@ -89,12 +93,22 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 			count(c.Requests, "request", "requests"), c.RunRequests)))
 	}
 
-	n := max(g.Free.N, g.Paid.N)
+	if e := g.Free.Errors + g.Paid.Errors; e > 0 {
+		b.WriteString(Paragraph(st, c.Width, fmt.Sprintf("%s %s missing: %s ended in an error (shown above), and %s not counted. %s to ask %s again; the answers recorded are kept.",
+			count(e, "answer", "answers"), plural(e, "is", "are"), plural(e, "its request", "their requests"), plural(e, "it is", "they are"),
+			capital(c.Rerun), plural(e, "it", "them"))))
+	}
+
+	// The tiers hold as many answers unless one ended in an error.
+	n := g.Free.N
+	answers := capital(count(n, "answer", "answers")) + " per tier " + plural(n, "proves nothing on its own", "prove nothing on their own")
+	if g.Free.N != g.Paid.N {
+		answers = fmt.Sprintf("%s in training and %d unmonitored prove nothing on their own", capital(count(g.Free.N, "answer", "answers")), g.Paid.N)
+	}
 	b.WriteString("\n")
 	p := newPrinter(st, max(0, c.Width-1), "", "")
 	p.text(screen.Bold, "What this does and does not show.")
-	p.text("", fmt.Sprintf(" %s per tier %s nothing on %s own: with so few answers, chance alone can set the two rates tens of points apart, so a gap here is an anecdote and no gap is no surprise. ",
-		capital(count(n, "answer", "answers")), plural(n, "proves", "prove"), plural(n, "its", "their")))
+	p.text("", fmt.Sprintf(" %s: with so few answers, chance alone can set the two rates tens of points apart, so a gap here is an anecdote and no gap is no surprise. ", answers))
 	if gap.RequestsNeeded > gap.Pairs {
 		p.text("", fmt.Sprintf("A gap of this size would need about %d requests per tier to show reliably. ", gap.RequestsNeeded))
 	}
