@@ -74,7 +74,7 @@ compared, what so few samples can and cannot show, and the path of the HTML repo
 into the run folder.
 
 It is a real run: its samples are in results/<run>/ like any run's, probe report reads it,
-and --run ID resumes it. Nothing is judged unless --judge is given and the [judge] model is
+and --run ID resumes it with the model it recorded (a demo run holds one model). Nothing is judged unless --judge is given and the [judge] model is
 on its server (judging takes longer than the demo).
 
 Model text is shown as text: escape sequences and other control characters in an answer are
