@@ -74,8 +74,9 @@ compared, what so few samples can and cannot show, and the path of the HTML repo
 into the run folder.
 
 It is a real run: its samples are in results/<run>/ like any run's, probe report reads it,
-and --run ID resumes it with the model it recorded (a demo run holds one model). Nothing is judged unless --judge is given and the [judge] model is
-on its server (judging takes longer than the demo).
+and --run ID resumes it with the model it recorded (a demo run holds one model). Nothing is
+judged unless --judge is given and the [judge] model is on its server (judging takes longer
+than the demo).
 
 Model text is shown as text: escape sequences and other control characters in an answer are
 made visible, never sent to the terminal. Colour is off with --no-color, when NO_COLOR is set,
@@ -181,11 +182,8 @@ type demoPlan struct {
 	// dumb is set for a terminal that cannot move the cursor (TERM=dumb):
 	// nothing is redrawn in place on it.
 	dumb bool
-
-	// prev is the run.json of the run being resumed; resumed is unset for
-	// a new run.
-	prev    record.Run
-	resumed bool
+	// prev is the run.json of the run being resumed; empty for a new run.
+	prev record.Run
 
 	// model is the model the demo runs, and why it was chosen.
 	model config.Model
@@ -225,12 +223,14 @@ func planDemo(o DemoOptions, env Env) (*demoPlan, error) {
 	if d.terminal {
 		d.cols, d.rows = env.Size(env.Stdout)
 	}
-	if d.prev, d.resumed, err = record.ReadRun(d.dir); err != nil {
+	prev, resumed, err := record.ReadRun(d.dir)
+	if err != nil {
 		return nil, err
 	}
-	if d.resumed && d.prev.Dataset.Name != data.Name {
+	d.prev = prev
+	if resumed && prev.Dataset.Name != data.Name {
 		return nil, usage(fmt.Errorf("run %s was not made by probe demo (it asks the %s data set, the demo the %s set); the demo resumes only its own runs: give another --run",
-			id, d.prev.Dataset.Name, data.Name))
+			id, prev.Dataset.Name, data.Name))
 	}
 	// Colour only on a terminal, and never against the user's wish
 	// (https://no-color.org: NO_COLOR set to anything but "").
