@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +14,7 @@ import (
 	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/llm"
 	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/runner"
 )
 
@@ -86,4 +90,76 @@ func TestModelStoppedIsSaidOnce(t *testing.T) {
 	if n := strings.Count(r.stderr, "refused the prompt as longer than num_ctx"); r.code != 1 || n != 1 || strings.Contains(r.stderr, "a (a:1b): a (a:1b)") {
 		t.Errorf("exit %d, the reason said %d times; want exit 1, the reason and the model once each:\n%s", r.code, n, r.stderr)
 	}
+}
+
+// A run whose num_ctx probe sized keeps that window when resumed, so a
+// resumption that adds a longer variant (documents) cannot take it: it is
+// refused before anything is sent, with advice that works (a new run), not
+// "raise num_ctx", which the resumed run would refuse as another setup.
+func TestResumeWithALongerVariantIsRefusedUpFront(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 131072})
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		n := 0
+		for _, m := range req.Messages {
+			n += len(m.Content) / 4
+		}
+		if ctx, ok := req.Options["num_ctx"].(float64); ok && n >= int(ctx) {
+			return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: n}
+	}
+	cfg := writeConfig(t, "retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n")
+	results := t.TempDir()
+	run := func(id string, args ...string) result {
+		return probe(t, append([]string{"run", "--config", cfg, "--host", f.URL, "--results", results, "--run", id, "--no-judge", "-q", "--limit", "1", "--scenario", "helpful-only"}, args...)...)
+	}
+	if r := run("r1"); r.code != 0 {
+		t.Fatalf("first session: exit %d\n%s", r.code, r.stderr)
+	}
+	before, err := os.ReadFile(filepath.Join(results, "r1", "run.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := len(f.Chats())
+
+	r := run("r1", "--variant", "documents")
+	if r.code != 2 {
+		t.Errorf("resume with documents: exit %d, want 2\n%s", r.code, r.stderr)
+	}
+	if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 {
+		t.Errorf("want one line, got %d:\n%s", len(lines), r.stderr)
+	}
+	for _, want := range []string{"variant documents of scenario helpful-only", "num_ctx 13312", "tokens", "--run NEW"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("message lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if strings.Contains(r.stderr, "raise num_ctx") {
+		t.Errorf("message advises raising num_ctx, which a resumed run refuses:\n%s", r.stderr)
+	}
+	if n := len(f.Chats()); n != sent {
+		t.Errorf("the refused resumption sent %d requests", n-sent)
+	}
+	for _, s := range readSamples(t, filepath.Join(results, "r1")) {
+		if s.Variant != "" {
+			t.Errorf("a sample of variant %q was recorded: %+v", s.Variant, s.Key())
+		}
+	}
+	if after, _ := os.ReadFile(filepath.Join(results, "r1", "run.json")); !bytes.Equal(before, after) {
+		t.Errorf("the refused resumption changed run.json")
+	}
+
+	// What the message advises works.
+	if r := run("r2", "--variant", "documents"); r.code != 0 {
+		t.Errorf("the same command with a new --run: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func readSamples(t *testing.T, dir string) []record.Sample {
+	t.Helper()
+	s, err := record.ReadSamples(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.All()
 }

@@ -129,7 +129,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	keepSized(models, sizedBefore(prev, o.Models))
+	if err := keepSized(models, sizedBefore(prev, o.Models), o.Scenarios, o.Requests); err != nil {
+		return nil, fmt.Errorf("%s: %w: %v", o.Dir, ErrIncompatible, err)
+	}
 	meta := o.describe(models)
 	if resumed {
 		if err := compatible(prev, meta); err != nil {
@@ -668,14 +670,49 @@ func sizedBefore(prev record.Run, models []config.Model) map[string]int {
 
 // keepSized gives each model whose num_ctx the probe sized the window an
 // earlier session of the run used, so that a resumption with other requests
-// does not change the window in the middle of a run.
-func keepSized(models []*Model, sized map[string]int) {
+// does not change the window in the middle of a run. A plan whose longest
+// prompt no longer fits that window (a longer variant added to the grid) is
+// refused before anything is sent: each of its requests would be refused,
+// and a window raised in models.toml is another setup, which the run
+// refuses too, so the grid needs a run of its own. The prompt is counted at
+// llm.CharsPerToken bytes a token, as when it was sized, which errs long,
+// so a prompt counted within the window leaves room for some answer.
+func keepSized(models []*Model, sized map[string]int, scenarios []*prompt.Scenario, reqs []dataset.Request) error {
 	for _, m := range models {
-		if n := sized[m.Name]; m.NumCtxSized && n > 0 {
-			m.NumCtx = n
-			m.Options["num_ctx"] = n
+		n := sized[m.Name]
+		if !m.NumCtxSized || n <= 0 {
+			continue
+		}
+		if sc, tokens := longestOver(scenarios, reqs, n); sc != nil {
+			return fmt.Errorf("model %s keeps num_ctx %d, which the run's first session sized for its prompts, but %s has a prompt of about %d tokens (at %d bytes a token) before any answer; a run keeps one num_ctx, so start a new run for this grid: the same command with --run NEW",
+				m.Name, n, scenarioWords(sc), tokens, llm.CharsPerToken)
+		}
+		m.NumCtx = n
+		m.Options["num_ctx"] = n
+	}
+	return nil
+}
+
+// longestOver is the scenario or variant whose longest first prompt is the
+// longest of those that reach window tokens (counted at llm.CharsPerToken
+// bytes a token), with its tokens; nil when every prompt fits.
+func longestOver(scenarios []*prompt.Scenario, reqs []dataset.Request, window int) (*prompt.Scenario, int) {
+	var worst *prompt.Scenario
+	most := 0
+	for _, sc := range scenarios {
+		if t := LongestPrompt([]*prompt.Scenario{sc}, reqs) / llm.CharsPerToken; t >= window && t > most {
+			worst, most = sc, t
 		}
 	}
+	return worst, most
+}
+
+// scenarioWords names a scenario or variant in a sentence.
+func scenarioWords(sc *prompt.Scenario) string {
+	if sc.Variant == "" {
+		return "scenario " + sc.Name
+	}
+	return fmt.Sprintf("variant %s of scenario %s", sc.Variant, sc.Name)
 }
 
 // describe builds run.json's content for this invocation.
