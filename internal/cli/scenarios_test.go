@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -305,6 +306,37 @@ func TestRunGridEndToEnd(t *testing.T) {
 	r = probe(t, args...)
 	if r.code != 0 || !strings.Contains(r.stderr, "wrote 0 samples") {
 		t.Errorf("resume: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// run.json's planned is the run's plan, every session's merged: a grid grown
+// one variant at a time counts each variant's samples, and resuming an
+// earlier part of the grid keeps the count.
+func TestPlannedCountsTheGrownGrid(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 65536})
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: 200}
+	}
+	cfg, results := writeConfig(t, "retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 32768\n"), t.TempDir()
+	// 2 requests x 2 tiers for the base and each variant run so far.
+	for _, step := range []struct {
+		variant string
+		want    int
+	}{{"no-cot", 8}, {"no-examples", 12}, {"no-cot", 12}} {
+		if r := probe(t, "run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--no-judge", "-q", "--limit", "2", "--scenario", "helpful-only", "--variant", step.variant); r.code != 0 {
+			t.Fatalf("--variant %s: exit %d %s", step.variant, r.code, r.stderr)
+		}
+		b, err := os.ReadFile(filepath.Join(results, "r1", "run.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var run struct{ Planned int }
+		if err := json.Unmarshal(b, &run); err != nil {
+			t.Fatal(err)
+		}
+		if run.Planned != step.want {
+			t.Errorf("after --variant %s: run.json planned = %d, want %d", step.variant, run.Planned, step.want)
+		}
 	}
 }
 

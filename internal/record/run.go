@@ -24,8 +24,10 @@ type Run struct {
 	Dataset      Artifact   `json:"dataset"`
 	Requests     int        `json:"requests"`
 	SamplesPer   int        `json:"samples_per_request"`
-	Planned      int        `json:"planned"`
-	CreatedAt    time.Time  `json:"created_at"`
+	// Planned counts the samples of the run's plan over all its sessions:
+	// a resumption that adds a model or variant adds its samples.
+	Planned   int       `json:"planned"`
+	CreatedAt time.Time `json:"created_at"`
 	// Sessions lists each invocation that worked on the run: the first, and
 	// every resumption.
 	Sessions []Session `json:"sessions"`

@@ -166,7 +166,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		ev.Models = append(ev.Models, ModelPlan{Name: m.Name, Tag: m.Tag, Backend: m.Backend(), Hosts: m.Server.Live(),
 			Slots: max(m.Server.Slots(), 1), NumCtx: m.NumCtx, Planned: len(planned), Done: len(planned) - len(todo)})
 	}
-	meta.Planned = max(meta.Planned, res.Planned)
+	meta.Planned = plannedInAll(prev, done, models, plans, res.Planned)
 	session := record.Session{StartedAt: o.Now().UTC(), Status: "running"}
 	meta.Sessions = append(meta.Sessions, session)
 	if err := record.WriteRun(o.Dir, meta); err != nil {
@@ -212,6 +212,31 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		runErr = fmt.Errorf("%w: %s", ErrModelsFailed, strings.Join(res.Failed, "; "))
 	}
 	return res, runErr
+}
+
+// plannedInAll counts the samples of the run's plan merged over its
+// sessions, this one's included (planned of them, todo still to ask): the
+// earlier sessions' plan with this session's jobs of a model and scenario or
+// variant that plan did not have (a variant added to the grid, a model
+// added), and never fewer than the samples recorded and planned now (more
+// requests or samples in a group the run had, and a group of a model and a
+// variant that each ran before, but not together).
+func plannedInAll(prev record.Run, done *record.Samples, models []*Model, plans map[*Model][]Job, planned int) int {
+	had := func(j Job) bool {
+		return hasModel(prev.Models, j.Model) && hasScenario(prev.Scenarios, j.Scenario.Name, j.Scenario.Variant)
+	}
+	grown, known := prev.Planned, done.Len()
+	for _, m := range models {
+		for _, j := range plans[m] {
+			if !had(j) {
+				grown++
+			}
+			if _, ok := done.Get(j.Key()); !ok {
+				known++
+			}
+		}
+	}
+	return max(grown, known, planned)
 }
 
 func plural(n int, what string) string {
