@@ -108,7 +108,8 @@ func TestPromptVariablesFromTheConfiguration(t *testing.T) {
 }
 
 func TestPromptAndScenarioUsageErrors(t *testing.T) {
-	typo := writeConfig(t, "[vars]\ndevelopr = \"Lumen\"\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n")
+	// The [vars] table after a [[model]]: its line is still its own.
+	typo := writeConfig(t, "[[model]]\nname = \"a\"\ntag = \"a:1b\"\n\n[vars]\ndevelopr = \"Lumen\"\n")
 	good := writeConfig(t, oneModel)
 	tests := []struct {
 		name string
@@ -123,7 +124,7 @@ func TestPromptAndScenarioUsageErrors(t *testing.T) {
 		{"all in prompt", []string{"prompt", "--scenario", "all"}, "renders one scenario"},
 		{"bad format", []string{"scenarios", "--format", "xml"}, `--format "xml"`},
 		{"missing config named", []string{"prompt", "--config", "/nonexistent/models.toml"}, "/nonexistent/models.toml"},
-		{"typo in models.toml vars", []string{"prompt", "--config", typo, "--prompts", testPrompts, "--scenario", "tiny-grid"}, `models.toml: [vars] developr: no scenario has a variable "developr"`},
+		{"typo in models.toml vars", []string{"prompt", "--config", typo, "--prompts", testPrompts, "--scenario", "tiny-grid"}, `models.toml:6: [vars] developr: no scenario has a variable "developr"`},
 		{"unknown variant in run", []string{"run", "--config", good, "--prompts", testPrompts, "--scenario", "tiny-grid,tiny", "--variant", "no-suffix"}, `scenario tiny has no variant "no-suffix" (have: none`},
 		{"unknown variable in run", []string{"run", "--config", good, "--prompts", testPrompts, "--scenario", "tiny", "--set", "developer=Meta"}, "(known: none)"},
 	}

@@ -128,7 +128,7 @@ func (sel selection) variables(cfg *config.Config, defs []*prompt.Definition) (m
 	if cfg != nil {
 		for _, k := range slices.Sorted(maps.Keys(cfg.Vars)) {
 			if !known[k] && !sel.anyScenarioHas(k) {
-				return nil, &config.Error{File: cfg.File, Msg: fmt.Sprintf("[vars] %s: no scenario has a variable %q (the selected ones have: %s)", k, k, listOrNone(slices.Sorted(maps.Keys(known))))}
+				return nil, &config.Error{File: cfg.File, Line: cfg.Line("vars."+k, "vars"), Msg: fmt.Sprintf("[vars] %s: no scenario has a variable %q (the selected ones have: %s)", k, k, listOrNone(slices.Sorted(maps.Keys(known))))}
 			}
 			out[k] = cfg.Vars[k]
 		}

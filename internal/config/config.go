@@ -54,7 +54,15 @@ type Config struct {
 
 	// File is where the configuration came from.
 	File string `toml:"-" json:"-"`
+	// lines holds the line of each key of the file, for mistakes that
+	// only a later stage can see (a [vars] name no scenario has).
+	lines tomlpos.Lines
 }
+
+// Line returns the line of the first of keys the file has, each named as
+// tomlpos names it ("vars.developer", "model.0.tag"), or 0 when it has
+// none of them.
+func (c *Config) Line(keys ...string) int { return c.lines.Line(keys...) }
 
 // Server is where a model (or the judge) is served: the keys backend,
 // host, hosts, api_key_env and concurrency of a [[model]] or [judge] table.
@@ -215,7 +223,7 @@ func Parse(name string, b []byte) (*Config, error) {
 		k := und[0]
 		return nil, &Error{File: name, Line: lines.FirstOf(k), Msg: fmt.Sprintf("unknown key %q%s", k.String(), suggest(k))}
 	}
-	c.File = name
+	c.File, c.lines = name, lines
 	c.applyDefaults(md)
 	if err := c.check(md, lines); err != nil {
 		return nil, err

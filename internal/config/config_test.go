@@ -230,3 +230,21 @@ func TestZeroSetOrLeftOut(t *testing.T) {
 		})
 	}
 }
+
+// A [vars] name is checked against the scenarios after Parse, by a stage
+// that knows them; Line gives its mistake the line, as Parse's own have.
+func TestLineOfAKey(t *testing.T) {
+	c, err := Parse("models.toml", []byte("[[model]]\nname = \"a\"\ntag = \"a\"\n\n[vars]\ndeveloper = \"Meta\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Line("vars.developer", "vars"); got != 6 {
+		t.Errorf("Line(vars.developer) = %d, want 6", got)
+	}
+	if got := c.Line("vars.model_name", "vars"); got != 5 {
+		t.Errorf("Line of a key the file lacks, then its table = %d, want 5", got)
+	}
+	if got := c.Line("nosuch"); got != 0 {
+		t.Errorf("Line(nosuch) = %d, want 0", got)
+	}
+}
