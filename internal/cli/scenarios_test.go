@@ -91,19 +91,71 @@ func TestPromptVariablesFromTheConfiguration(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "made by Lumen") {
 		t.Errorf("models.toml [vars]: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	// --set wins over models.toml, which wins over a variant's own value.
-	r = probe(t, "prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "other-developer", "--set", "developer=Meta")
+	// --set wins over models.toml.
+	r = probe(t, "prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "no-suffix", "--set", "developer=Meta")
 	if r.code != 0 || !strings.Contains(r.stdout, "made by Meta") {
 		t.Errorf("--set over [vars]: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	r = probe(t, "prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid", "--variant", "other-developer")
-	if r.code != 0 || !strings.Contains(r.stdout, "made by Lumen") {
-		t.Errorf("[vars] over the variant's: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	// A variable only another scenario has is left to that scenario.
 	r = probe(t, "prompt", "--config", writeConfig(t, "[vars]\nproduct = \"x\"\n[[model]]\nname = \"a\"\ntag = \"a\"\n"), "--prompts", testPrompts, "--scenario", "tiny-grid")
 	if r.code != 0 {
 		t.Errorf("[vars] of another scenario: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// A variant whose change is a variable (tiny-grid's other-developer sets
+// developer) and the user's value of the same variable, from --set or
+// models.toml's [vars], cannot both hold: the user's would win and the
+// variant would send the base's prompt byte for byte. probe run and probe
+// prompt refuse it, naming the variable and the variant, before anything
+// is sent.
+func TestVariableSetOverAVariantsOwnIsRefused(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 65536})
+	plain := writeConfig(t, "retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 32768\n")
+	withVars := writeConfig(t, "[vars]\ndeveloper = \"Meta\"\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 32768\n")
+	run := func(cfg string, args ...string) []string {
+		return append([]string{"run", "--config", cfg, "--host", f.URL, "--results", t.TempDir(), "--run", "r1", "--no-judge", "-q", "--limit", "1",
+			"--prompts", testPrompts, "--scenario", "tiny-grid"}, args...)
+	}
+	prompt := func(cfg string, args ...string) []string {
+		return append([]string{"prompt", "--config", cfg, "--prompts", testPrompts, "--scenario", "tiny-grid"}, args...)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"run --set", run(plain, "--variant", "other-developer", "--set", "developer=Meta"), []string{"--set developer:", "variant other-developer of scenario tiny-grid sets developer itself", "drop the --set or the variant"}},
+		{"run --variant all --set", run(plain, "--variant", "all", "--set", "developer=Meta"), []string{"--set developer:", "other-developer"}},
+		{"run [vars]", run(withVars, "--variant", "other-developer"), []string{"models.toml:2: [vars] developer:", "variant other-developer", "drop developer from [vars] or the variant"}},
+		{"prompt --set", prompt(plain, "--variant", "other-developer", "--set", "developer=Meta"), []string{"--set developer:", "other-developer"}},
+		{"prompt [vars]", prompt(withVars, "--variant", "other-developer"), []string{"models.toml:2: [vars] developer:", "other-developer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := probe(t, tt.args...)
+			if r.code != 2 {
+				t.Errorf("exit %d, want 2\n%s", r.code, r.stderr)
+			}
+			if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n > 0 {
+				t.Errorf("stderr has %d lines, want one:\n%s", n+1, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, r.stderr)
+				}
+			}
+		})
+	}
+	if n := len(f.Chats()); n != 0 {
+		t.Errorf("%d requests sent for refused runs", n)
+	}
+	// Another variable, or the variant without the user's value, is fine.
+	if r := probe(t, run(plain, "--variant", "other-developer", "--set", "model_name=Llama")...); r.code != 0 {
+		t.Errorf("--set of a variable the variant leaves alone: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := probe(t, prompt(withVars, "--variant", "no-suffix")...); r.code != 0 || !strings.Contains(r.stdout, "made by Meta") {
+		t.Errorf("[vars] with a variant that leaves developer alone: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

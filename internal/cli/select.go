@@ -155,8 +155,9 @@ func (sel selection) anyScenarioHas(name string) bool {
 
 // bind makes the selected scenarios and variants ready to send: each
 // scenario's base, then each selected variant, with the variables that
-// scenario has.
-func (sel selection) bind(defs []*prompt.Definition, vars map[string]string) ([]*prompt.Scenario, error) {
+// scenario has. A variant that sets a variable which models.toml's [vars]
+// (cfg's) or --set sets as well is refused (see overrides).
+func (sel selection) bind(cfg *config.Config, defs []*prompt.Definition, vars map[string]string) ([]*prompt.Scenario, error) {
 	wanted := splitList(sel.Variants)
 	var out []*prompt.Scenario
 	for _, d := range defs {
@@ -175,6 +176,11 @@ func (sel selection) bind(defs []*prompt.Definition, vars map[string]string) ([]
 				own[k] = v
 			}
 		}
+		for _, v := range variants {
+			if err := sel.overrides(cfg, d, v, own); err != nil {
+				return nil, err
+			}
+		}
 		for _, v := range append([]string{""}, variants...) {
 			sc, err := d.Bind(v, own)
 			if err != nil {
@@ -188,6 +194,31 @@ func (sel selection) bind(defs []*prompt.Definition, vars map[string]string) ([]
 	return out, nil
 }
 
+// overrides refuses a variant that sets a variable the user sets too: the
+// user's value wins, so the variant would send the base's value, and a
+// variant that changes only that variable the base's very prompt, its
+// ablation comparing the base with itself, without a word. The user drops
+// one of the two.
+func (sel selection) overrides(cfg *config.Config, d *prompt.Definition, variant string, vars map[string]string) error {
+	set, err := parseSet(sel.Set)
+	if err != nil {
+		return err
+	}
+	own := d.VariantVars(variant)
+	for _, k := range slices.Sorted(maps.Keys(own)) {
+		if _, ok := vars[k]; !ok {
+			continue
+		}
+		what := fmt.Sprintf("variant %s of scenario %s sets %s itself (to %q), and %%s would replace its value, so the variant would not change it", variant, d.Name, k, own[k])
+		if _, ok := set[k]; ok {
+			return usage(fmt.Errorf("--set %s: "+what+"; drop the --set or the variant", k, "--set"))
+		}
+		return &config.Error{File: cfg.File, Line: cfg.Line("vars."+k, "vars"),
+			Msg: fmt.Sprintf("[vars] %s: "+what+"; drop %s from [vars] or the variant from the run", k, "[vars]", k)}
+	}
+	return nil
+}
+
 // scenarios reads, checks and binds the selection in one step.
 func (sel selection) scenarios(cfg *config.Config) ([]*prompt.Scenario, error) {
 	defs, err := sel.definitions()
@@ -198,7 +229,7 @@ func (sel selection) scenarios(cfg *config.Config) ([]*prompt.Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sel.bind(defs, vars)
+	return sel.bind(cfg, defs, vars)
 }
 
 func label(scenario, variant string) string {

@@ -90,6 +90,23 @@ func (d *Definition) HasVariant(name string) bool {
 	return ok
 }
 
+// VariantVars returns the variables a variant sets to a value of its own
+// (with its vars, or those of a variant it extends), with their values;
+// none for the base or a variant the scenario lacks.
+func (d *Definition) VariantVars(variant string) map[string]string {
+	out := map[string]string{}
+	l, ok := d.variants[variant]
+	if variant == "" || !ok {
+		return out
+	}
+	for k, v := range l.vars {
+		if base, ok := d.base.vars[k]; !ok || base != v {
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // VariantNames lists the variants in declaration order.
 func (d *Definition) VariantNames() []string {
 	var out []string
