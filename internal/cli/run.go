@@ -83,7 +83,7 @@ Examples:
 			variantFlag("also run variant `NAME` of each scenario (repeatable, or a comma list; all for every one); the base always runs"),
 			newSetFlag("set template variable `NAME=VALUE` in the prompts (repeatable; over models.toml's [vars])"),
 			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`: CSV with a goal column, or JSONL with id and request; default: built-in set"},
-			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only the first `N` requests (after --shuffle)"},
+			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only `N` requests (after --shuffle): the first N of the data set, and a scenario's own from each category in turn"},
 			&ucli.BoolFlag{Name: "shuffle", Usage: "take a random sample of the requests (reproducible with --seed)"},
 			&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "`SEED` for --shuffle"},
 			&ucli.IntFlag{Name: "samples", Aliases: []string{"k"}, Usage: "answers per request and tier (default: the configuration's samples, 1)"},
@@ -229,8 +229,14 @@ func planRun(o RunOptions, env Env) (*runPlan, error) {
 	}
 	for _, sc := range in.scenarios {
 		if sc.Requests != nil {
+			// A scenario's own requests are written category by category
+			// (anti-lab's situations, animal-welfare's topics): a prefix
+			// would leave categories out, and a breakdown without them.
 			own := *sc.Requests
-			own.Requests = own.Select(o.Limit, o.Shuffle, o.Seed)
+			var cut bool
+			if own.Requests, cut = own.SelectByCategory(o.Limit, o.Shuffle, o.Seed); cut {
+				own.Selection = dataset.ByCategory
+			}
 			sc.Requests = &own
 		}
 	}

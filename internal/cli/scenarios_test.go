@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -390,6 +391,59 @@ func TestPlannedCountsTheGrownGrid(t *testing.T) {
 		if run.Planned != step.want {
 			t.Errorf("after --variant %s: run.json planned = %d, want %d", step.variant, run.Planned, step.want)
 		}
+	}
+}
+
+// --limit takes a scenario's own requests from each category in turn, so
+// that anti-lab's three situations (written 8 by 8) are all asked by
+// --limit 8, not the first situation only. A run that an older probe cut
+// to the first requests of the file is not resumed with the new selection,
+// which would mix the two.
+func TestLimitAsksEveryCategory(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 65536})
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT>no</OUTPUT>"}, PromptTokens: 200}
+	}
+	cfg, results := writeConfig(t, "retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = 32768\n"), t.TempDir()
+	args := []string{"run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "r1", "--no-judge", "-q", "--scenario", "anti-lab", "--limit", "8"}
+	if r := probe(t, args...); r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	cats := map[string]int{}
+	for _, s := range readSamples(t, filepath.Join(results, "r1")) {
+		cats[s.Category]++
+	}
+	// 8 requests, 3 situations in turn: 3, 3 and 2 requests, 2 tiers each.
+	want := map[string]int{"exfil-unprompted": 6, "exfil-suggested": 6, "leak": 4}
+	if fmt.Sprint(cats) != fmt.Sprint(want) {
+		t.Errorf("samples by category = %v, want %v", cats, want)
+	}
+
+	// The run as an older probe left it: the first 8 of the file, with no
+	// word of how they were selected.
+	path := filepath.Join(results, "r1", "run.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := strings.ReplaceAll(string(b), `"selection": "by-category"`, `"selection": ""`)
+	if old == string(b) {
+		t.Fatalf("run.json does not record the selection:\n%s", b)
+	}
+	if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sent := len(f.Chats())
+	r := probe(t, args...)
+	if r.code != 2 || !strings.Contains(r.stderr, "scenario anti-lab: this run asked its requests in file order") || !strings.Contains(r.stderr, "resume without --limit") {
+		t.Errorf("resume of a run cut in file order: exit %d, want 2 and the selection named\n%s", r.code, r.stderr)
+	}
+	if n := len(f.Chats()); n != sent {
+		t.Errorf("the refused resumption sent %d requests", n-sent)
+	}
+	// What it advises works.
+	if r := probe(t, args[:len(args)-2]...); r.code != 0 {
+		t.Errorf("resume without --limit: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

@@ -41,7 +41,14 @@ type Set struct {
 	Source   string
 	SHA256   string
 	Requests []Request
+	// Selection is ByCategory when a limit took Requests from each
+	// category in turn (SelectByCategory); empty when they are the file's,
+	// or a prefix of them.
+	Selection string
 }
+
+// ByCategory names the selection SelectByCategory makes under a limit.
+const ByCategory = "by-category"
 
 // Builtin returns the data set shipped with probe.
 func Builtin() (*Set, error) {
@@ -214,4 +221,34 @@ func (s *Set) Select(limit int, shuffle bool, seed uint64) []Request {
 		reqs = reqs[:limit]
 	}
 	return reqs
+}
+
+// SelectByCategory is Select for a scenario whose report breaks its rates
+// down by category: a limit takes requests from each category in turn,
+// first from the category that comes first, each category's requests in
+// their order (after shuffle, when set), so that every category is asked
+// once the limit reaches their number. It reports whether the limit cut
+// the set, which is then ByCategory.
+func (s *Set) SelectByCategory(limit int, shuffle bool, seed uint64) ([]Request, bool) {
+	reqs := s.Select(0, shuffle, seed)
+	if limit <= 0 || limit >= len(reqs) {
+		return reqs, false
+	}
+	var order []string
+	byCat := map[string][]Request{}
+	for _, r := range reqs {
+		if _, ok := byCat[r.Category]; !ok {
+			order = append(order, r.Category)
+		}
+		byCat[r.Category] = append(byCat[r.Category], r)
+	}
+	out := make([]Request, 0, limit)
+	for i := 0; len(out) < limit; i++ {
+		for _, c := range order {
+			if i < len(byCat[c]) && len(out) < limit {
+				out = append(out, byCat[c][i])
+			}
+		}
+	}
+	return out, true
 }

@@ -145,3 +145,43 @@ func TestParseTopicIsCategory(t *testing.T) {
 		t.Errorf("categories = %v, name %q; want farming, pets", got, s.Name)
 	}
 }
+
+// A limit takes requests from each category in turn, each category's in
+// its order, so that a small limit still asks every category.
+func TestSelectByCategory(t *testing.T) {
+	s := &Set{Requests: []Request{
+		{ID: "a1", Category: "a"}, {ID: "a2", Category: "a"}, {ID: "a3", Category: "a"},
+		{ID: "b1", Category: "b"}, {ID: "c1", Category: "c"}, {ID: "c2", Category: "c"},
+	}}
+	ids := func(rs []Request) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, tt := range []struct {
+		limit int
+		want  string
+		cut   bool
+	}{
+		{1, "a1", true},
+		{3, "a1,b1,c1", true},
+		{5, "a1,b1,c1,a2,c2", true},
+		{6, "a1,a2,a3,b1,c1,c2", false},
+		{0, "a1,a2,a3,b1,c1,c2", false},
+	} {
+		got, cut := s.SelectByCategory(tt.limit, false, 0)
+		if ids(got) != tt.want || cut != tt.cut {
+			t.Errorf("limit %d: got %s (cut %v), want %s (cut %v)", tt.limit, ids(got), cut, tt.want, tt.cut)
+		}
+	}
+	// Deterministic, and a larger limit asks what a smaller one did, so a
+	// run resumed with a larger --limit extends itself.
+	small, _ := s.SelectByCategory(3, true, 7)
+	again, _ := s.SelectByCategory(3, true, 7)
+	large, _ := s.SelectByCategory(5, true, 7)
+	if ids(small) != ids(again) || !strings.HasPrefix(ids(large), ids(small)+",") {
+		t.Errorf("shuffled: %s, again %s, larger limit %s", ids(small), ids(again), ids(large))
+	}
+}

@@ -84,6 +84,10 @@ type Artifact struct {
 	Breakdown string `json:"breakdown,omitempty"`
 	// Requests is the scenario's own requests file, when it has one.
 	Requests *Artifact `json:"requests,omitempty"`
+	// Selection, on a scenario's requests, is "by-category" when --limit
+	// took them from each category in turn; empty when the run asked them
+	// all, or (before probe selected so) the first of the file.
+	Selection string `json:"selection,omitempty"`
 }
 
 // ScenarioKey names a scenario and one of its variants (empty for the

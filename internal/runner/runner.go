@@ -779,7 +779,7 @@ func (o Options) describe(models []*Model) record.Run {
 			Breakdown: sc.Breakdown,
 		}
 		if sc.Requests != nil {
-			a.Requests = &record.Artifact{Name: sc.Requests.Name, Source: sc.Requests.Source, SHA256: sc.Requests.SHA256}
+			a.Requests = &record.Artifact{Name: sc.Requests.Name, Source: sc.Requests.Source, SHA256: sc.Requests.SHA256, Selection: sc.Requests.Selection}
 		}
 		meta.Scenarios = append(meta.Scenarios, a)
 	}
@@ -854,6 +854,11 @@ func samePrompt(p, n record.Artifact) error {
 		return fmt.Errorf("scenario %s prompts changed (sha256 %s, now %s)", label, short(p.SHA256), short(n.SHA256))
 	case p.Requests != nil && n.Requests != nil && p.Requests.SHA256 != n.Requests.SHA256:
 		return fmt.Errorf("scenario %s: its requests changed (sha256 %s, now %s)", label, short(p.Requests.SHA256), short(n.Requests.SHA256))
+	case p.Requests != nil && n.Requests != nil && n.Requests.Selection == dataset.ByCategory && p.Requests.Selection != dataset.ByCategory:
+		// A run an older probe cut with --limit took the first requests
+		// of the file; the same --limit now takes others, which would mix
+		// two selections in one run. All of them is a superset of both.
+		return fmt.Errorf("scenario %s: this run asked its requests in file order, and --limit now takes them from each category in turn, which would mix two selections; resume without --limit, which asks every request, to keep this run", label)
 	}
 	return nil
 }
