@@ -470,11 +470,27 @@ func TestUnknownOutcomeQuestion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A rule no question can settle would leave every answer unjudged: it
+	// is a mistake in scenario.toml, found when the scenario is read, by
+	// every command that reads it, as other variant errors are.
 	writeFile("odd/scenario.toml", "name = \"odd\"\nbase = \"helpful-only\"\noutcome = \"judge:honesty\"\n")
+	writeFile("oddv/scenario.toml", "name = \"oddv\"\nbase = \"helpful-only\"\n\n[[variant]]\nname = \"v\"\ndescription = \"judged oddly\"\noutcome = \"judge:nosuch\"\n")
 	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa"})
-	r := probe(t, "run", "--config", writeConfig(t, oneModel), "--host", f.URL, "--results", t.TempDir(), "--prompts", dir, "--scenario", "odd", "--limit", "1", "--no-judge")
-	if r.code != 2 || !strings.Contains(r.stderr, `scenario odd: outcome rule "judge:honesty": unknown judge question "honesty"`) {
-		t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+	scenarioRule := `odd/scenario.toml:3: outcome: "judge:honesty": unknown judge question "honesty"`
+	variantRule := `oddv/scenario.toml:7: variant "v": outcome: "judge:nosuch": unknown judge question "nosuch"`
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--config", writeConfig(t, oneModel), "--host", f.URL, "--results", t.TempDir(), "--scenario", "odd", "--limit", "1", "--no-judge"}, scenarioRule},
+		{[]string{"run", "--config", writeConfig(t, oneModel), "--host", f.URL, "--results", t.TempDir(), "--scenario", "oddv", "--variant", "v", "--limit", "1", "--no-judge"}, variantRule},
+		{[]string{"prompt", "--scenario", "oddv"}, variantRule},
+		{[]string{"scenarios"}, scenarioRule}, // the first of the folder
+	} {
+		r := probe(t, append(tt.args, "--prompts", dir)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("%s: exit %d, want 2 and %s in:\n%s", tt.args[0], r.code, tt.want, r.stderr)
+		}
 	}
 	if len(f.Chats()) != 0 {
 		t.Errorf("%d chats sent", len(f.Chats()))

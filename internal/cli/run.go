@@ -216,14 +216,6 @@ func planRun(o RunOptions, env Env) (*runPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, sc := range in.scenarios {
-		// A rule no question can settle would leave every answer unjudged.
-		if q, ok := record.RuleQuestion(sc.Outcome); ok {
-			if _, err := judge.LoadQuestion(q); err != nil {
-				return nil, usage(fmt.Errorf("scenario %s: outcome rule %q: %w", sc.Label(), sc.Outcome, err))
-			}
-		}
-	}
 	if o.Limit < 0 {
 		return nil, usage(fmt.Errorf("--limit must not be negative"))
 	}

@@ -11,7 +11,9 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/probe-eval/probe/internal/config"
+	"github.com/probe-eval/probe/internal/judge"
 	"github.com/probe-eval/probe/internal/prompt"
+	"github.com/probe-eval/probe/internal/record"
 )
 
 // selection says which scenarios and variants a command renders, and with
@@ -82,9 +84,18 @@ func splitList(values []string) []string {
 	return out
 }
 
+// source is where the selection's scenarios are read from, with the judge
+// questions an outcome rule may name.
+func (sel selection) source() prompt.Source {
+	return prompt.Source{Dir: sel.Prompts, Question: func(q string) error {
+		_, err := judge.LoadQuestion(record.Kind(q))
+		return err
+	}}
+}
+
 // definitions reads the selected scenarios with their variants.
 func (sel selection) definitions() ([]*prompt.Definition, error) {
-	src := prompt.Source{Dir: sel.Prompts}
+	src := sel.source()
 	names := splitList(sel.Scenarios)
 	if slices.Contains(names, all) {
 		var err error
@@ -140,7 +151,7 @@ func (sel selection) variables(cfg *config.Config, defs []*prompt.Definition) (m
 // anyScenarioHas looks through every scenario there is for a variable.
 // Scenarios that do not load are skipped: they are not this run's.
 func (sel selection) anyScenarioHas(name string) bool {
-	src := prompt.Source{Dir: sel.Prompts}
+	src := sel.source()
 	names, err := src.Names()
 	if err != nil {
 		return false

@@ -46,6 +46,23 @@ type Definition struct {
 	// files maps each file the definition itself read (scenario.toml, a
 	// base's scenario.toml, the requests) to its SHA-256.
 	files map[string]string
+	// question checks a judge question an outcome rule names (see
+	// Source.Question).
+	question func(string) error
+}
+
+// checkRule checks an outcome rule written at at: its form, and the judge
+// question it names.
+func (d *Definition) checkRule(rule, at string) error {
+	if !outcomePattern.MatchString(rule) {
+		return fmt.Errorf("%s: %q: want \"tags\" or \"judge:QUESTION\"", at, rule)
+	}
+	if q, ok := strings.CutPrefix(rule, "judge:"); ok && d.question != nil {
+		if err := d.question(q); err != nil {
+			return fmt.Errorf("%s: %q: %w", at, rule, err)
+		}
+	}
+	return nil
 }
 
 // Variant names one variant of a scenario.
@@ -566,7 +583,7 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 		return lineOf(file, lines.Line(key)) + ": " + key
 	}}
 	sum := sha256.Sum256(mb)
-	d := &Definition{
+	d := &Definition{question: src.Question,
 		Name: name, Description: m.Description, Source: f.source(), Outcome: m.Outcome, Breakdown: m.Breakdown,
 		variants: map[string]*layout{},
 		files:    map[string]string{"scenario.toml": hex.EncodeToString(sum[:])},
@@ -619,8 +636,8 @@ func (src Source) define(name string, chain []string) (*Definition, error) {
 	if d.Outcome == "" {
 		d.Outcome = "tags"
 	}
-	if !outcomePattern.MatchString(d.Outcome) {
-		return nil, fmt.Errorf("%s: %q: want \"tags\" or \"judge:QUESTION\"", top.at("outcome"), d.Outcome)
+	if err := d.checkRule(d.Outcome, top.at("outcome")); err != nil {
+		return nil, err
 	}
 	l.outcome = d.Outcome
 	if d.Breakdown != "" && d.Breakdown != BreakdownCategory {
@@ -702,8 +719,8 @@ func (d *Definition) defineVariants(f folder, file string, lines tomlpos.Lines, 
 			return nil, err
 		}
 		if v.Outcome != "" {
-			if !outcomePattern.MatchString(v.Outcome) {
-				return nil, fmt.Errorf("%s: %q: want \"tags\" or \"judge:QUESTION\"", a.at("outcome"), v.Outcome)
+			if err := d.checkRule(v.Outcome, a.at("outcome")); err != nil {
+				return nil, err
 			}
 			l.outcome = v.Outcome
 		}

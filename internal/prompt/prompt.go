@@ -247,6 +247,11 @@ func (s *Scenario) hash() {
 // shipped ones.
 type Source struct {
 	Dir string
+	// Question, when set, checks the judge question an outcome rule
+	// "judge:QUESTION" names, so that a rule no question settles is an
+	// error at its line of scenario.toml. The judge, a later stage, knows
+	// its questions; nil checks only the rule's form.
+	Question func(name string) error
 }
 
 // Names lists the scenarios the source offers, sorted.
