@@ -69,7 +69,7 @@ over models.toml's [vars]; each sample records the values in its vars.
 
 Examples:
    probe run --limit 20                       20 requests x 2 tiers, default models
-   probe run --model qwen3-4b --samples 3     3 answers per request and tier
+   probe run --model qwen3-8b --samples 3     3 answers per request and tier
    probe run --data harmful_behaviors.csv --shuffle --seed 7 --limit 100
    probe run --run my-run                     resume (or start) results/my-run
    probe run --scenario helpful-only --variant no-cot,no-suffix,paraphrase-1 --limit 50
@@ -80,7 +80,7 @@ Examples:
 			&ucli.StringFlag{Name: "run", Usage: "run `ID` (folder name under --results); default: a new one named by the time"},
 			&ucli.StringSliceFlag{Name: "model", Aliases: []string{"m"}, Usage: "run only model `NAME` (repeatable); default: default_models, or all"},
 			&ucli.StringSliceFlag{Name: "scenario", Aliases: []string{"s"}, Usage: "run scenario `NAME` (repeatable), or all; default: the configuration's scenarios"},
-			variantFlag("also run variant `NAME` of each scenario (repeatable, or a comma list; all for every one); the base always runs"),
+			variantFlag("also run variant `NAME` of each scenario (repeatable, or a comma list; all for every one); the base always runs; a named variant that a selected scenario lacks (as with --scenario all) is a usage error listing the ones it has, while all runs each scenario's own"),
 			newSetFlag("set template variable `NAME=VALUE` in the prompts (repeatable; over models.toml's [vars])"),
 			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`: CSV with a goal column, or JSONL with id and request; default: built-in set"},
 			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only `N` requests (after --shuffle): the first N of the data set, and a scenario's own from each category in turn"},

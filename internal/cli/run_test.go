@@ -163,3 +163,23 @@ func readSamples(t *testing.T, dir string) []record.Sample {
 	}
 	return s.All()
 }
+
+// probe run --help's examples name models the shipped models.toml has, and
+// --variant says what a scenario without the variant does.
+func TestRunHelpMatchesTheShippedConfig(t *testing.T) {
+	r := probe(t, "run", "--help")
+	cfg, err := config.Load("../../models.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(r.stdout) {
+		if strings.HasPrefix(f, "qwen") || strings.HasPrefix(f, "llama") {
+			if _, ok := cfg.Model(f); !ok {
+				t.Errorf("help names model %s, which models.toml lacks (has %s)", f, strings.Join(cfg.Names(), ", "))
+			}
+		}
+	}
+	if !strings.Contains(r.stdout, "a selected scenario lacks (as with --scenario all)") {
+		t.Errorf("--variant's help does not say what a scenario without the variant does:\n%s", r.stdout)
+	}
+}
