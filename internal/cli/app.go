@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -345,10 +346,31 @@ func loadInputs(configFile string, models []string, sel selection, dataFile stri
 	if in.scenarios, err = sel.scenarios(cfg); err != nil {
 		return nil, err
 	}
+	if err := dataUsed(dataFile, in.scenarios); err != nil {
+		return nil, err
+	}
 	if in.data, err = loadDataset(dataFile); err != nil {
 		return nil, err
 	}
 	return in, nil
+}
+
+// dataUsed refuses a --data file that no selected scenario would ask: each
+// brings requests of its own.
+func dataUsed(dataFile string, scenarios []*prompt.Scenario) error {
+	if dataFile == "" {
+		return nil
+	}
+	var own []string
+	for _, sc := range scenarios {
+		if sc.Requests == nil {
+			return nil
+		}
+		if !slices.Contains(own, sc.Name) {
+			own = append(own, sc.Name)
+		}
+	}
+	return usage(fmt.Errorf("--data %s: the scenarios selected (%s) ask requests of their own, so the file would not be used; leave --data out, or select a scenario that asks the data set, such as helpful-only", dataFile, strings.Join(own, ", ")))
 }
 
 func loadDataset(path string) (*dataset.Set, error) {

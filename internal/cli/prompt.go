@@ -142,6 +142,9 @@ func Prompt(o PromptOptions, env Env) error {
 		return err
 	}
 	sc := bound[len(bound)-1] // the base comes first, then the variant
+	if err := dataUsed(o.Data, []*prompt.Scenario{sc}); err != nil {
+		return err
+	}
 	reqs, from := []dataset.Request(nil), ""
 	if sc.Requests != nil {
 		reqs, from = sc.Requests.Requests, sc.Requests.Source
