@@ -23,12 +23,18 @@ type result struct {
 
 func probe(t *testing.T, args ...string) result {
 	t.Helper()
+	return probeWith(t, Env{}, args...)
+}
+
+// probeWith is probe with env's Terminal, Getenv and the like; its output
+// and clock are the test's.
+func probeWith(t *testing.T, env Env, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	code := Main(context.Background(), append([]string{"probe"}, args...), Env{
-		Stdout: &out, Stderr: &errb, Version: "test",
-		Now: func() time.Time { return clock },
-	})
+	env.Stdout, env.Stderr, env.Version = &out, &errb, "test"
+	env.Now = func() time.Time { return clock }
+	code := Main(context.Background(), append([]string{"probe"}, args...), env)
 	return result{code, out.String(), errb.String()}
 }
 

@@ -1,14 +1,11 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/probe-eval/probe/internal/fakeollama"
 )
@@ -17,15 +14,7 @@ import (
 // terminal.
 func probeOnTerminal(t *testing.T, args ...string) result {
 	t.Helper()
-	var out, errb bytes.Buffer
-	clock := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	code := Main(context.Background(), append([]string{"probe"}, args...), Env{
-		Stdout: &out, Stderr: &errb, Version: "test",
-		Now:      func() time.Time { return clock },
-		Terminal: func(io.Writer) bool { return true },
-		Getenv:   func(string) string { return "" },
-	})
-	return result{code, out.String(), errb.String()}
+	return probeWith(t, Env{Terminal: func(io.Writer) bool { return true }, Getenv: func(string) string { return "" }}, args...)
 }
 
 // escapeAt shows where s first holds an ESC, or "" when it holds none.
