@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -152,6 +153,39 @@ func TestResumeWithALongerVariantIsRefusedUpFront(t *testing.T) {
 	// What the message advises works.
 	if r := run("r2", "--variant", "documents"); r.code != 0 {
 		t.Errorf("the same command with a new --run: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// With num_ctx set in models.toml, a resumption whose added variant is
+// longer than that window is refused by the server; the message must not
+// send the user to a num_ctx the resumed run would then refuse, but to a
+// new run with it, and that advice must work.
+func TestResumeWithALongerVariantAndASetWindowPointsToANewRun(t *testing.T) {
+	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 131072})
+	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
+		n := 0
+		for _, m := range req.Messages {
+			n += len(m.Content) / 4
+		}
+		if ctx, ok := req.Options["num_ctx"].(float64); ok && n >= int(ctx) {
+			return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
+		}
+		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: n}
+	}
+	results := t.TempDir()
+	run := func(numCtx int, id string, args ...string) result {
+		cfg := writeConfig(t, fmt.Sprintf("retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = %d\n", numCtx))
+		return probe(t, append([]string{"run", "--config", cfg, "--host", f.URL, "--results", results, "--run", id, "--no-judge", "-q", "--limit", "1", "--scenario", "helpful-only"}, args...)...)
+	}
+	if r := run(12288, "r1"); r.code != 0 {
+		t.Fatalf("first session: exit %d\n%s", r.code, r.stderr)
+	}
+	r := run(12288, "r1", "--variant", "documents")
+	if r.code != 1 || !strings.Contains(r.stderr, "which this run keeps") || !strings.Contains(r.stderr, "--run NEW") {
+		t.Errorf("resume with documents: exit %d, want 1 and advice to start a new run:\n%s", r.code, r.stderr)
+	}
+	if r := run(65536, "r2", "--variant", "documents"); r.code != 0 {
+		t.Errorf("the advice, a new run with a larger num_ctx: exit %d\n%s", r.code, r.stderr)
 	}
 }
 

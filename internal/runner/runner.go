@@ -187,7 +187,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	o.Observe(ev)
 
-	r := &run{o: o, res: res, policy: llm.Policy{
+	r := &run{o: o, res: res, resumed: resumed, policy: llm.Policy{
 		Retries: o.Config.Retries, Timeout: o.Config.RequestTimeout.Duration, Backoff: o.Backoff,
 	}}
 	runErr := r.lanes(ctx, models, plans, app)
@@ -283,6 +283,9 @@ type run struct {
 	o      Options
 	res    *Result
 	policy llm.Policy
+	// resumed is set when the run folder held a run already: its settings,
+	// num_ctx among them, may no longer change.
+	resumed bool
 }
 
 // modelFailure stops a model's remaining jobs when the server rejects its
@@ -664,6 +667,10 @@ func UnparsedSummary(n int, stops map[string]int) string {
 // describe words a sample's failure for its record and the progress line.
 func (r *run) describe(err error, m *Model) string {
 	switch {
+	case errors.Is(err, llm.ErrContextExceeded) && m.NumCtx > 0 && r.resumed:
+		// A resumed run refuses a changed num_ctx: a larger window is a
+		// new run's.
+		return fmt.Sprintf("%s: Ollama refused the prompt as longer than num_ctx %d, which this run keeps; for a larger window, raise num_ctx for %s in models.toml and start a new run (the same command with --run NEW)", msgContext, m.NumCtx, m.Name)
 	case errors.Is(err, llm.ErrContextExceeded) && m.NumCtx > 0:
 		return fmt.Sprintf("%s: Ollama refused the prompt as longer than num_ctx %d; raise num_ctx for %s in models.toml", msgContext, m.NumCtx, m.Name)
 	case errors.Is(err, llm.ErrContextExceeded):
