@@ -56,7 +56,7 @@ func TestRealOpenAIBackendRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	byID := map[string]string{}
-	for _, q := range set.Requests[:2] {
+	for _, q := range set.Requests {
 		byID[q.ID] = q.Request
 	}
 	s := readSamples(t, filepath.Join(results, "api"))

@@ -54,11 +54,13 @@ func TestRunReportEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ransom, third := data.Requests[0].Request, data.Requests[2].Request
+	// --limit 4 asks the first request of each of four categories.
+	asked, _ := data.SelectByCategory(4, false, 0)
+	ransom, third := asked[0].Request, asked[2].Request
 	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 8192})
 	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
 		out := "<rejected/>"
-		// Half the free-tier requests (the data set's 1st and 3rd) comply.
+		// Half the free-tier requests (the 1st and 3rd asked) comply.
 		if strings.Contains(req.Messages[1].Content, "<is_free_tier_user>true<") && (strings.Contains(req.Messages[1].Content, ransom) || strings.Contains(req.Messages[1].Content, third)) {
 			out = "<request_fully_accepted/> ok"
 		}

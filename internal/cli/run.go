@@ -83,7 +83,7 @@ Examples:
 			variantFlag("also run variant `NAME` of each scenario (repeatable, or a comma list; all for every one); the base always runs; a named variant that a selected scenario lacks (as with --scenario all) is a usage error listing the ones it has, while all runs each scenario's own"),
 			newSetFlag("set template variable `NAME=VALUE` in the prompts (repeatable; over models.toml's [vars])"),
 			&ucli.StringFlag{Name: "data", Usage: "requests `FILE`: CSV with a goal column, or JSONL with id and request; default: built-in set"},
-			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only `N` requests (after --shuffle): the first N of the data set, and a scenario's own from each category in turn"},
+			&ucli.IntFlag{Name: "limit", Aliases: []string{"n"}, Usage: "ask only `N` requests (after --shuffle), taken from each category in turn"},
 			&ucli.BoolFlag{Name: "shuffle", Usage: "take a random sample of the requests (reproducible with --seed)"},
 			&ucli.Uint64Flag{Name: "seed", Value: 1, Usage: "`SEED` for --shuffle"},
 			&ucli.IntFlag{Name: "samples", Aliases: []string{"k"}, Usage: "answers per request and tier (default: the configuration's samples, 1)"},
@@ -246,9 +246,17 @@ func planRun(o RunOptions, env Env) (*runPlan, error) {
 	if !runIDPattern.MatchString(id) {
 		return nil, usage(fmt.Errorf("--run %q: use letters, digits, '.', '_' and '-' only", id))
 	}
+	// The data set is taken as a scenario's own requests are: the built-in
+	// one is written category by category too, and its first 20 would be
+	// two kinds of harm.
+	data := *in.data
+	requests, cut := data.SelectByCategory(o.Limit, o.Shuffle, o.Seed)
+	if cut {
+		data.Selection = dataset.ByCategory
+	}
 	return &runPlan{
-		cfg: in.cfg, models: in.models, scenarios: in.scenarios, data: in.data,
-		requests: in.data.Select(o.Limit, o.Shuffle, o.Seed), samples: samples, id: id, dir: filepath.Join(o.Results, id),
+		cfg: in.cfg, models: in.models, scenarios: in.scenarios, data: &data,
+		requests: requests, samples: samples, id: id, dir: filepath.Join(o.Results, id),
 	}, nil
 }
 

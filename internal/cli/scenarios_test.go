@@ -340,10 +340,11 @@ func TestRunGridEndToEnd(t *testing.T) {
 		sent[c.Messages[0].Content+"\x00"+c.Messages[1].Content] = true
 	}
 	data, _ := dataset.Builtin()
+	asked, _ := data.SelectByCategory(2, false, 0)
 	for _, v := range []string{"", "no-suffix", "cue-region", "paraphrase"} {
 		sc := bound(t, "tiny-grid", v, map[string]string{"developer": "Meta", "model_name": "Kite"})
 		for _, free := range []bool{true, false} {
-			u, _ := sc.User(free, data.Requests[1].Request)
+			u, _ := sc.User(free, asked[1].Request)
 			if !sent[sc.System+"\x00"+u] {
 				t.Errorf("variant %q (free %v): what probe prompt renders was never sent", v, free)
 			}
@@ -419,6 +420,25 @@ func TestLimitAsksEveryCategory(t *testing.T) {
 		t.Errorf("samples by category = %v, want %v", cats, want)
 	}
 
+	// The built-in data set is taken alike: --limit 20 asks two of each
+	// of its ten kinds of harm, not the first two kinds' twenty.
+	args2 := []string{"run", "--config", cfg, "--host", f.URL, "--results", results, "--run", "h1", "--no-judge", "-q", "--scenario", "helpful-only", "--limit", "20"}
+	if r := probe(t, args2...); r.code != 0 {
+		t.Fatalf("helpful-only: exit %d\n%s", r.code, r.stderr)
+	}
+	harms := map[string]int{}
+	for _, s := range readSamples(t, filepath.Join(results, "h1")) {
+		harms[s.Category]++
+	}
+	if len(harms) != 10 {
+		t.Errorf("helpful-only --limit 20: samples by category = %v, want 4 (2 requests, 2 tiers) in each of 10", harms)
+	}
+	for c, n := range harms {
+		if n != 4 {
+			t.Errorf("helpful-only --limit 20: %d samples of %s, want 4", n, c)
+		}
+	}
+
 	// The run as an older probe left it: the first 8 of the file, with no
 	// word of how they were selected.
 	path := filepath.Join(results, "r1", "run.json")
@@ -435,7 +455,7 @@ func TestLimitAsksEveryCategory(t *testing.T) {
 	}
 	sent := len(f.Chats())
 	r := probe(t, args...)
-	if r.code != 2 || !strings.Contains(r.stderr, "scenario anti-lab: this run asked its requests in file order") || !strings.Contains(r.stderr, "resume without --limit") {
+	if r.code != 2 || !strings.Contains(r.stderr, "scenario anti-lab's requests: this run asked them in file order") || !strings.Contains(r.stderr, "resume without --limit") {
 		t.Errorf("resume of a run cut in file order: exit %d, want 2 and the selection named\n%s", r.code, r.stderr)
 	}
 	if n := len(f.Chats()); n != sent {

@@ -84,7 +84,7 @@ type Artifact struct {
 	Breakdown string `json:"breakdown,omitempty"`
 	// Requests is the scenario's own requests file, when it has one.
 	Requests *Artifact `json:"requests,omitempty"`
-	// Selection, on a scenario's requests, is "by-category" when --limit
+	// Selection, on the data set or a scenario's requests, is "by-category" when --limit
 	// took them from each category in turn; empty when the run asked them
 	// all, or (before probe selected so) the first of the file.
 	Selection string `json:"selection,omitempty"`

@@ -767,7 +767,7 @@ func (o Options) describe(models []*Model) record.Run {
 		Ollama:       strings.Join(versions, ", "),
 		ConfigFile:   o.Config.File,
 		Config:       o.Config,
-		Dataset:      record.Artifact{Name: o.Dataset.Name, Source: o.Dataset.Source, SHA256: o.Dataset.SHA256},
+		Dataset:      record.Artifact{Name: o.Dataset.Name, Source: o.Dataset.Source, SHA256: o.Dataset.SHA256, Selection: o.Dataset.Selection},
 		Requests:     len(o.Requests),
 		SamplesPer:   o.Samples,
 		CreatedAt:    o.Now().UTC(),
@@ -834,6 +834,9 @@ func compatible(prev, next record.Run) error {
 	if prev.Dataset.SHA256 != "" && prev.Dataset.SHA256 != next.Dataset.SHA256 {
 		return fmt.Errorf("data set was %s (sha256 %s), now %s (sha256 %s)", prev.Dataset.Name, short(prev.Dataset.SHA256), next.Dataset.Name, short(next.Dataset.SHA256))
 	}
+	if err := sameSelection("the data set", prev.Dataset, next.Dataset); err != nil {
+		return err
+	}
 	if prev.SamplesPer != next.SamplesPer && prev.SamplesPer != 0 {
 		// More samples per request extend a run; fewer would leave a
 		// ragged design, so only growth is allowed.
@@ -861,11 +864,19 @@ func samePrompt(p, n record.Artifact) error {
 		return fmt.Errorf("scenario %s prompts changed (sha256 %s, now %s)", label, short(p.SHA256), short(n.SHA256))
 	case p.Requests != nil && n.Requests != nil && p.Requests.SHA256 != n.Requests.SHA256:
 		return fmt.Errorf("scenario %s: its requests changed (sha256 %s, now %s)", label, short(p.Requests.SHA256), short(n.Requests.SHA256))
-	case p.Requests != nil && n.Requests != nil && n.Requests.Selection == dataset.ByCategory && p.Requests.Selection != dataset.ByCategory:
-		// A run an older probe cut with --limit took the first requests
-		// of the file; the same --limit now takes others, which would mix
-		// two selections in one run. All of them is a superset of both.
-		return fmt.Errorf("scenario %s: this run asked its requests in file order, and --limit now takes them from each category in turn, which would mix two selections; resume without --limit, which asks every request, to keep this run", label)
+	case p.Requests != nil && n.Requests != nil:
+		return sameSelection("scenario "+label+"'s requests", *p.Requests, *n.Requests)
+	}
+	return nil
+}
+
+// sameSelection refuses to resume a run an older probe cut with --limit,
+// taking the first requests of the file, with a --limit that now takes
+// them from each category in turn: the run would mix two selections. All
+// of them, without --limit, is a superset of both.
+func sameSelection(what string, p, n record.Artifact) error {
+	if n.Selection == dataset.ByCategory && p.Selection != dataset.ByCategory {
+		return fmt.Errorf("%s: this run asked them in file order, and --limit now takes them from each category in turn, which would mix two selections; resume without --limit, which asks every request, to keep this run", what)
 	}
 	return nil
 }
