@@ -90,6 +90,18 @@ func (p *printer) text(paint screen.Paint, s string) {
 	}
 }
 
+// phrase lays out s, safe text of one paint on one line, after a space
+// and as a single word: it moves to the next line whole rather than break
+// where it does not fit, unless it is longer than a line.
+func (p *printer) phrase(paint screen.Paint, s string) {
+	p.placeWord()
+	p.spaces = appendRun(p.spaces, paint, " ")
+	for _, r := range s {
+		p.addToWord(paint, r)
+	}
+	p.placeWord()
+}
+
 // line puts s on a line of its own.
 func (p *printer) line(paint screen.Paint, s string) {
 	p.endLine()

@@ -62,3 +62,25 @@ func TestPrinterPaints(t *testing.T) {
 		}
 	}
 }
+
+// A phrase follows a space, and moves to the next line whole.
+func TestPrinterPhrase(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		width int
+		want  string
+	}{
+		{"fits", 0, "loading... ready in 1 s\n"},
+		{"moves whole", 16, "loading...\nready in 1 s\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPrinter(screen.Style{}, tc.width, "", "")
+			p.text("", "loading...")
+			p.phrase("", "ready in 1 s")
+			p.endLine()
+			if got := p.take(); got != tc.want {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -77,9 +77,10 @@ type View struct {
 	headed int
 	// asked is the last request this session started, -1 for none.
 	asked int
-	// loading is set while the line that says the model is loading is
-	// open.
-	loading bool
+	// loading lays out the line that says the model is loading while it
+	// is open, so that what the warm-up says is wrapped after it; nil
+	// once it is closed.
+	loading *printer
 	started time.Time
 	// planned is set once the run stage has planned the run and the
 	// intro is written.
@@ -152,21 +153,23 @@ func (v *View) Observe(ev runner.Event) {
 		v.mu.Lock()
 		defer v.mu.Unlock()
 		v.started = v.o.Now()
-		v.write(v.o.Style.Paint(screen.Dim, "Loading the model and reading its long system prompt once (on a laptop CPU this can take a minute)..."))
-		v.loading = true
+		v.loading = newPrinter(v.o.Style, max(0, v.o.Width-1), "", "")
+		v.loading.text(screen.Dim, "Loading the model and reading its long system prompt once (on a laptop CPU this can take a minute)...")
+		v.loading.flush()
+		v.write(v.loading.take())
 	case runner.WarmedUp:
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		if !v.loading {
+		if v.loading == nil {
 			return
 		}
 		took := v.o.Now().Sub(v.started).Seconds()
 		if e.Err != nil {
-			v.write(v.o.Style.Paint(screen.Dim, fmt.Sprintf(" the warm-up failed (%s); the answers will say more", screen.Text(e.Err.Error()))) + "\n\n")
+			v.loading.text(screen.Dim, fmt.Sprintf(" the warm-up failed (%s); the answers will say more", screen.Text(e.Err.Error())))
 		} else {
-			v.write(v.o.Style.Paint(screen.Dim, fmt.Sprintf(" ready in %.1f s", took)) + "\n\n")
+			v.loading.phrase(screen.Dim, fmt.Sprintf("ready in %.1f s", took))
 		}
-		v.loading = false
+		v.endLoading()
 	case runner.SampleStarted:
 		it := v.item(e.Job.Key())
 		if it == nil {
@@ -272,9 +275,10 @@ func (v *View) write(s string) {
 
 // endLoading closes the loading line if it is still open.
 func (v *View) endLoading() {
-	if v.loading {
-		v.write("\n\n")
-		v.loading = false
+	if v.loading != nil {
+		v.loading.endLine()
+		v.write(v.loading.take() + "\n")
+		v.loading = nil
 	}
 }
 

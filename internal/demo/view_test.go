@@ -2,9 +2,12 @@ package demo
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -392,6 +395,35 @@ func TestSideBySideFallsBack(t *testing.T) {
 	} {
 		if got := New(tc.o).SideBySide(); got != tc.side {
 			t.Errorf("%+v: side by side = %v, want %v", tc.o, got, tc.side)
+		}
+	}
+}
+
+// cursorCode is an escape sequence that colours text or moves the
+// cursor: it takes no columns.
+var cursorCode = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
+// checkFits fails for every line of out wider than a terminal of width
+// columns, whose last column the demo leaves free.
+func checkFits(t *testing.T, out string, width int) {
+	t.Helper()
+	for _, l := range strings.FieldsFunc(cursorCode.ReplaceAllString(out, ""), func(r rune) bool { return r == '\n' || r == '\r' }) {
+		if w := screen.Width(l); w >= width {
+			t.Errorf("line of %d columns on a %d-column terminal: %q", w, width, l)
+		}
+	}
+}
+
+// On a terminal every line fits its width, the loading line and what the
+// warm-up says after it included.
+func TestViewFitsTheTerminal(t *testing.T) {
+	failed := script()
+	failed[2] = runner.WarmedUp{Model: "m", Err: errors.New("the server said: model requires more system memory (5.2 GiB) than is available (3.1 GiB)")}
+	for _, width := range []int{40, 60, 90, 110} {
+		for name, evs := range map[string][]runner.Event{"ready": script(), "warm-up failed": failed} {
+			o := Options{Style: screen.Style{Color: true}, Live: true, Width: width, Height: 30, SideBySide: true}
+			got := play(o, evs)
+			t.Run(fmt.Sprintf("%d columns, %s", width, name), func(t *testing.T) { checkFits(t, got, width) })
 		}
 	}
 }
