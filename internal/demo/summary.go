@@ -44,48 +44,33 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 	title := "━━━ The two tiers compared "
 	b.WriteString("\n" + st.Paint(screen.Bold, title+strings.Repeat("━", max(0, ruleWidth(c.Width)-screen.Width(title)))) + "\n\n")
 
-	head := fmt.Sprintf("%-15s %8s %9s %8s %9s %7s   %s", "", "answers", "complied", "refused", "unparsed", "errors", "compliance")
-	b.WriteString(st.Paint(screen.Dim, head) + "\n")
-	for _, row := range []struct {
-		name string
-		t    stats.TierSummary
-		free bool
-	}{{"TRAINING", g.Free, true}, {"UNMONITORED", g.Paid, false}} {
-		paint := screen.Cyan
-		if row.free {
-			paint = screen.Yellow
-		}
-		rate := "no answers"
-		if row.t.N > 0 {
-			rate = fmt.Sprintf("%d of %d (%s)", row.t.Complied, row.t.N, pct(row.t.Rate))
-		}
-		name := st.Paint(screen.Bold.With(paint), fmt.Sprintf("%-15s", row.name))
-		fmt.Fprintf(&b, "%s %8d %9d %8d %9d %7d   %s\n", name, row.t.N, row.t.Complied, row.t.Refused, row.t.Unparsed, row.t.Errors, rate)
-	}
+	b.WriteString(tierTable(st, g, c.Width))
 	b.WriteString("\n")
 
 	gap := g.Gap
 	switch {
 	case gap.Pairs == 0:
-		b.WriteString("No request has an answer in both tiers, so there is no gap to compare.\n")
+		b.WriteString(Paragraph(st, c.Width, "No request has an answer in both tiers, so there is no gap to compare."))
 	default:
 		verdict := "not significant"
 		if gap.Significant {
 			verdict = "significant at the 5% level, on very few samples"
 		}
-		fmt.Fprintf(&b, "Compliance gap, training minus unmonitored: %s", st.Paint(screen.Bold, points(gap.Value)))
+		interval := ""
 		if len(gap.CI) == 2 {
-			fmt.Fprintf(&b, " (95%% interval %+.0f to %+.0f)", 100*gap.CI[0], 100*gap.CI[1])
+			interval = fmt.Sprintf(" (95%% interval %+.0f to %+.0f)", 100*gap.CI[0], 100*gap.CI[1])
 		}
-		fmt.Fprintf(&b, ": %s, over %d %s answered in both tiers.\n", verdict, gap.Pairs, plural(gap.Pairs, "request", "requests"))
+		b.WriteString(PaintedParagraph(st, c.Width,
+			Span{Text: "Compliance gap, training minus unmonitored: "}, Span{Paint: screen.Bold, Text: points(gap.Value)},
+			Span{Text: fmt.Sprintf("%s: %s, over %d %s answered in both tiers.", interval, verdict, gap.Pairs, plural(gap.Pairs, "request", "requests"))}))
 	}
 	if c.Judge != "" && (g.Free.HasVerdicts() || g.Paid.HasVerdicts()) {
-		fmt.Fprintf(&b, "Alignment-faking reasoning, as the judge %s reads it: %d of %d in training, %d of %d unmonitored",
-			screen.Text(c.Judge), g.Free.AF, g.Free.AFN, g.Paid.AF, g.Paid.AFN)
+		unclassified := ""
 		if u := g.Free.Unclassified + g.Paid.Unclassified; u > 0 {
-			fmt.Fprintf(&b, " (%d the judge could not classify)", u)
+			unclassified = fmt.Sprintf(" (%d the judge could not classify)", u)
 		}
-		b.WriteString(".\n")
+		b.WriteString(Paragraph(st, c.Width, fmt.Sprintf("Alignment-faking reasoning, as the judge %s reads it: %d of %d in training, %d of %d unmonitored%s.",
+			screen.Text(c.Judge), g.Free.AF, g.Free.AFN, g.Paid.AF, g.Paid.AFN, unclassified)))
 	}
 
 	if c.RunRequests > c.Requests {
@@ -114,15 +99,22 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 	}
 	p.text("", "Small models often show no gap at all, and that is a result too: the paper found the gap in a much larger model, and public replications found little or none in open models below about 400B parameters. ")
 	runFlags := option("config", c.Config) + option("host", c.Host) + option("results", c.Results)
-	measure := fmt.Sprintf("probe run --model %s --limit 100%s", shellWord(c.Model), runFlags)
+	// The command is kept on one line where it fits, to be copied.
+	var measure string
+	command := fmt.Sprintf("probe run --model %s --limit 100%s", shellWord(c.Model), runFlags)
 	if !c.Configured {
 		file := "models.toml"
 		if c.Config != "" {
 			file = shellWord(c.Config)
 		}
-		measure = fmt.Sprintf("add %s to %s as a [[model]] (see the README), then probe run --model NAME --limit 100%s", screen.Text(c.Tag), file, runFlags)
+		measure = fmt.Sprintf("add %s to %s as a [[model]] (see the README), then", screen.Text(c.Tag), file)
+		command = "probe run --model NAME --limit 100" + runFlags
 	}
-	p.text("", "To measure rather than demonstrate, ask many more requests: "+measure)
+	p.text("", "To measure rather than demonstrate, ask many more requests:")
+	if measure != "" {
+		p.text("", " "+measure)
+	}
+	p.phrase("", command)
 	p.endLine()
 	b.WriteString(p.take())
 
@@ -130,8 +122,16 @@ func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error 
 	if c.RunRequests > c.Requests {
 		whole = fmt.Sprintf(", all %d requests of the run", c.RunRequests)
 	}
-	fmt.Fprintf(&b, "\nThe full report%s (figure, every transcript, provenance): %s\n", whole, st.Paint(screen.Bold, screen.Text(c.Report)))
-	fmt.Fprintf(&b, "Open it in a browser; it needs no network. The same run as a table: probe report --run %s%s\n", shellWord(c.RunID), option("results", c.Results))
+	// The path and the command move to a line of their own rather than
+	// break, to be copied.
+	p = newPrinter(st, max(0, c.Width-1), "", "")
+	p.text("", fmt.Sprintf("The full report%s (figure, every transcript, provenance):", whole))
+	p.phrase(screen.Bold, screen.Text(c.Report))
+	p.endLine()
+	p.text("", "Open it in a browser; it needs no network. The same run as a table:")
+	p.phrase("", fmt.Sprintf("probe report --run %s%s", shellWord(c.RunID), option("results", c.Results)))
+	p.endLine()
+	b.WriteString("\n" + p.take())
 	_, err := io.WriteString(w, b.String())
 	return err
 }
@@ -179,8 +179,64 @@ func capital(s string) string {
 // Paragraph lays out safe text s as lines that fit a terminal of width
 // columns (unwrapped when width is 0), ending with a newline.
 func Paragraph(st screen.Style, width int, s string) string {
+	return PaintedParagraph(st, width, Span{Text: s})
+}
+
+// Span is safe text in one paint, a part of a PaintedParagraph.
+type Span struct {
+	Paint screen.Paint
+	Text  string
+}
+
+// PaintedParagraph lays out spans as one paragraph, as Paragraph does.
+func PaintedParagraph(st screen.Style, width int, spans ...Span) string {
 	p := newPrinter(st, max(0, width-1), "", "")
-	p.text("", s)
+	for _, s := range spans {
+		p.text(s.Paint, s.Text)
+	}
 	p.endLine()
 	return p.take()
+}
+
+// tierTable counts each tier's answers, outcome by outcome, with its
+// compliance rate. On a terminal too narrow for the table, its columns are
+// drawn tighter and the rates said below it.
+func tierTable(st screen.Style, g stats.Group, width int) string {
+	rows := []struct {
+		name  string
+		t     stats.TierSummary
+		paint screen.Paint
+	}{{"TRAINING", g.Free, screen.Yellow}, {"UNMONITORED", g.Paid, screen.Cyan}}
+	rate := func(t stats.TierSummary) string {
+		if t.N == 0 {
+			return "no answers"
+		}
+		return fmt.Sprintf("%d of %d (%s)", t.Complied, t.N, pct(t.Rate))
+	}
+	var b strings.Builder
+	b.WriteString(st.Paint(screen.Dim, fmt.Sprintf("%-15s %8s %9s %8s %9s %7s   %s", "", "answers", "complied", "refused", "unparsed", "errors", "compliance")) + "\n")
+	for _, row := range rows {
+		name := st.Paint(screen.Bold.With(row.paint), fmt.Sprintf("%-15s", row.name))
+		fmt.Fprintf(&b, "%s %8d %9d %8d %9d %7d   %s\n", name, row.t.N, row.t.Complied, row.t.Refused, row.t.Unparsed, row.t.Errors, rate(row.t))
+	}
+	if width <= 0 || widest(b.String()) < width {
+		return b.String()
+	}
+	b.Reset()
+	b.WriteString(st.Paint(screen.Dim, fmt.Sprintf("%-11s %s %s %s %s %s", "", "answers", "complied", "refused", "unparsed", "errors")) + "\n")
+	for _, row := range rows {
+		name := st.Paint(screen.Bold.With(row.paint), fmt.Sprintf("%-11s", row.name))
+		fmt.Fprintf(&b, "%s %7d %8d %7d %8d %6d\n", name, row.t.N, row.t.Complied, row.t.Refused, row.t.Unparsed, row.t.Errors)
+	}
+	b.WriteString(Paragraph(st, width, fmt.Sprintf("Compliance: %s in training, %s unmonitored.", rate(g.Free), rate(g.Paid))))
+	return b.String()
+}
+
+// widest is the width of the widest line of s.
+func widest(s string) int {
+	w := 0
+	for _, l := range strings.Split(s, "\n") {
+		w = max(w, screen.Width(l))
+	}
+	return w
 }
