@@ -544,7 +544,8 @@ func (d *demoPlan) intro(earlier int) string {
 	var w strings.Builder
 	st := d.style
 	p := func(s string) { w.WriteString(demo.Paragraph(st, d.cols, s)) }
-	fmt.Fprintf(&w, "%s %s (%s); run %s\n", st.Paint(screen.Bold, "probe demo:"), st.Paint(screen.Bold, screen.Text(d.model.Name)), screen.Text(d.why), d.id)
+	w.WriteString(demo.PaintedParagraph(st, d.cols, demo.Span{Paint: screen.Bold, Text: "probe demo: " + screen.Text(d.model.Name)},
+		demo.Span{Text: fmt.Sprintf(" (%s); run %s", screen.Text(d.why), d.id)}))
 	each := fmt.Sprintf("Each of %d mild requests is", len(d.requests))
 	if len(d.requests) == 1 {
 		each = "One mild request is"

@@ -3,10 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -614,5 +616,42 @@ func TestDemoClosingCountsErrors(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "2 answers per tier prove nothing") || strings.Contains(r.stdout, "missing") {
 		t.Errorf("after the rerun:\n%s", r.stdout)
+	}
+}
+
+// cursorCode is an escape sequence that colours text or moves the
+// cursor: it takes no columns.
+var cursorCode = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+
+// On a terminal no line the demo writes is wider than the terminal,
+// whatever its width and mode: the intro, the loading line, the answers,
+// an error, the comparison with and without the judge, the closing. The
+// demo leaves the last column free, as some terminals wrap a line that
+// fills it.
+func TestDemoFitsTerminal(t *testing.T) {
+	classroom, _ := dataset.Classroom()
+	f := demoFake(t, small, fakeollama.Model{Name: judgeModel, Digest: "sha256:jj", ContextLength: 32768, Size: 8_000_000_000})
+	answer := f.Chat
+	f.Chat = func(i int, req fakeollama.ChatRequest) fakeollama.Reply {
+		if len(req.Messages) > 1 && strings.Contains(req.Messages[1].Content, "<is_free_tier_user>False<") && strings.Contains(req.Messages[1].Content, classroom.Requests[1].Request) {
+			return fakeollama.Reply{Status: 500, Error: "out of memory while loading the model, which is a long way of saying that this laptop has too little"}
+		}
+		return answer(i, req)
+	}
+	cfg := writeConfig(t, "retries = 0\n[judge]\nmodel = \""+judgeModel+"\"\nvotes = 1\n[[model]]\nname = \"other\"\ntag = \"other:8b\"\n")
+	for _, cols := range []int{60, 90, 120} {
+		for _, mode := range [][]string{nil, {"--side-by-side"}, {"--judge"}, {"--side-by-side", "--judge"}} {
+			t.Run(fmt.Sprintf("%d columns %v", cols, mode), func(t *testing.T) {
+				r := demoCmd(t, f, t.TempDir(), demoEnv{terminal: true, cols: cols}, append([]string{"--config", cfg, "--requests", "2"}, mode...)...)
+				if r.code != 0 {
+					t.Fatalf("exit %d\n%s", r.code, r.stderr)
+				}
+				for _, l := range strings.FieldsFunc(cursorCode.ReplaceAllString(r.stdout, ""), func(r rune) bool { return r == '\n' || r == '\r' }) {
+					if w := screen.Width(l); w >= cols {
+						t.Errorf("line of %d columns on a %d-column terminal: %q", w, cols, l)
+					}
+				}
+			})
+		}
 	}
 }
