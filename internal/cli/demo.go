@@ -152,6 +152,9 @@ func Demo(ctx context.Context, o DemoOptions, env Env) error {
 		show := env.display(false)
 		judgeErr = judgeStage(ctx, judge.ClassifyOptions{Dir: d.dir, Judge: j, Log: show, Observe: show.Judged}, env.Stderr)
 		show.Close()
+		// Where both streams share a screen, the closing follows the
+		// judge's messages after a blank line, as it follows the answers.
+		fmt.Fprintln(env.Stderr)
 	}
 	if err := d.closing(env, o); err != nil {
 		return err

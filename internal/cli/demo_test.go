@@ -655,3 +655,47 @@ func TestDemoFitsTerminal(t *testing.T) {
 		}
 	}
 }
+
+// The answers end with one blank line before the closing, never two,
+// whether the last answer ended in an error or not, one after the other
+// or side by side; judged, the judge's messages on standard error end
+// with one too.
+func TestDemoOneBlankLineBeforeTheClosing(t *testing.T) {
+	classroom, _ := dataset.Classroom()
+	f := demoFake(t, small, fakeollama.Model{Name: judgeModel, Digest: "sha256:jj", ContextLength: 32768, Size: 8_000_000_000})
+	answer := f.Chat
+	f.Chat = func(i int, req fakeollama.ChatRequest) fakeollama.Reply {
+		if len(req.Messages) > 1 && strings.Contains(req.Messages[1].Content, "<is_free_tier_user>False<") && strings.Contains(req.Messages[1].Content, classroom.Requests[0].Request) {
+			return fakeollama.Reply{Status: 500, Error: "out of memory"}
+		}
+		return answer(i, req)
+	}
+	cfg := writeConfig(t, "retries = 0\n[judge]\nmodel = \""+judgeModel+"\"\nvotes = 1\n[[model]]\nname = \"small\"\ntag = \"small:1b\"\n")
+	for _, tc := range []struct {
+		name string
+		e    demoEnv
+		args []string
+	}{
+		{"piped", demoEnv{}, nil},
+		{"terminal", demoEnv{terminal: true, cols: 90}, nil},
+		{"side by side", demoEnv{terminal: true, cols: 120}, []string{"--side-by-side"}},
+		{"judged", demoEnv{terminal: true, cols: 90}, []string{"--judge"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := demoCmd(t, f, t.TempDir(), tc.e, append([]string{"--config", cfg, "--requests", "1"}, tc.args...)...)
+			if r.code != 0 {
+				t.Fatalf("exit %d\n%s", r.code, r.stderr)
+			}
+			out := cursorCode.ReplaceAllString(r.stdout, "")
+			if !strings.Contains(out, "error: small:1b: 500 out of memory") || !strings.Contains(out, "\n\n━━━ The two tiers compared") {
+				t.Errorf("want one blank line between the answers and the closing:\n%s", out)
+			}
+			if strings.Contains(out, "\n\n\n") {
+				t.Errorf("two blank lines in a row:\n%q", out)
+			}
+			if tc.name == "judged" && (!strings.HasSuffix(r.stderr, "\n\n") || strings.HasSuffix(r.stderr, "\n\n\n")) {
+				t.Errorf("the judge's messages do not end with one blank line:\n%q", r.stderr)
+			}
+		})
+	}
+}

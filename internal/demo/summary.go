@@ -42,7 +42,8 @@ type Closing struct {
 func WriteSummary(w io.Writer, st screen.Style, g stats.Group, c Closing) error {
 	var b strings.Builder
 	title := "━━━ The two tiers compared "
-	b.WriteString("\n" + st.Paint(screen.Bold, title+strings.Repeat("━", max(0, ruleWidth(c.Width)-screen.Width(title)))) + "\n\n")
+	// The view ends the answers with a blank line.
+	b.WriteString(st.Paint(screen.Bold, title+strings.Repeat("━", max(0, ruleWidth(c.Width)-screen.Width(title)))) + "\n\n")
 
 	b.WriteString(tierTable(st, g, c.Width))
 	b.WriteString("\n")

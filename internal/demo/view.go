@@ -434,6 +434,8 @@ func (v *View) showSide(force bool) {
 		if !done {
 			return
 		}
+		// A blank line ends the request, as one after the other.
+		v.write("\n")
 		v.advance()
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/probe-eval/probe/internal/record"
 	"github.com/probe-eval/probe/internal/runner"
 	"github.com/probe-eval/probe/internal/screen"
+	"github.com/probe-eval/probe/internal/stats"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -424,6 +425,31 @@ func TestViewFitsTheTerminal(t *testing.T) {
 			o := Options{Style: screen.Style{Color: true}, Live: true, Width: width, Height: 30, SideBySide: true}
 			got := play(o, evs)
 			t.Run(fmt.Sprintf("%d columns, %s", width, name), func(t *testing.T) { checkFits(t, got, width) })
+		}
+	}
+}
+
+// Each request's answers end with one blank line, whatever the view and
+// however the last answer ended, and the closing adds none: one blank
+// line before what comes next, never two.
+func TestViewEndsWithOneBlankLine(t *testing.T) {
+	failed := sample(0, record.Paid, record.Error, "")
+	failed.Error = "small:1b: 500 out of memory"
+	for _, last := range []runner.Event{finished(0, record.Paid, record.Refused, "<OUTPUT><rejected/></OUTPUT>"), runner.SampleFinished{Sample: failed}} {
+		evs := []runner.Event{runner.PlanEvent{}}
+		evs = append(evs, stream(0, record.Free, record.Complied, "<OUTPUT><request_fully_accepted/> Dear teacher</OUTPUT>")...)
+		evs = append(evs, started(0, record.Paid), chunk(0, record.Paid, 1, 1, "<OUTPUT>"), last)
+		for _, o := range []Options{{}, {Style: screen.Style{Color: true}, Live: true, Width: 72, Height: 30}, {Style: screen.Style{Color: true}, Live: true, Width: 110, Height: 30, SideBySide: true}} {
+			got := play(o, evs)
+			var b strings.Builder
+			if err := WriteSummary(&b, o.Style, stats.Group{Free: stats.TierSummary{N: 1}, Paid: stats.TierSummary{N: 1}}, Closing{Width: o.Width}); err != nil {
+				t.Fatal(err)
+			}
+			screenText := cursorCode.ReplaceAllString(got+b.String(), "")
+			if strings.Contains(screenText, "\n\n\n") || !strings.Contains(screenText, "\n\n━━━ The two tiers compared") {
+				t.Errorf("width %d, side by side %v, the last answer %s: want one blank line before the closing:\n%s",
+					o.Width, o.SideBySide, last.(runner.SampleFinished).Sample.Outcome, screenText)
+			}
 		}
 	}
 }
