@@ -82,7 +82,9 @@ func (a *answer) chunk(c runner.Chunk) {
 	case c.Chunk.Attempt > a.attempt:
 		a.finishText()
 		a.add(kNote, "(the request failed and was sent again: the answer starts over)")
-		a.attempt, a.mode, a.hold, a.lead = c.Chunk.Attempt, a.turnMode, "", ""
+		// The attempt starts over, its reasoning channel too: what it
+		// thinks gets its heading again.
+		a.attempt, a.mode, a.hold, a.lead, a.thinking = c.Chunk.Attempt, a.turnMode, "", "", false
 	}
 	if c.Chunk.Thinking != "" {
 		if !a.thinking {

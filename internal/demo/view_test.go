@@ -193,6 +193,25 @@ func TestAnswerTagsSplitAnywhere(t *testing.T) {
 	}
 }
 
+// A request sent again while its model was thinking starts over, and what
+// it thinks then is headed as thinking again.
+func TestAnswerRetryHeadsItsThinkingAgain(t *testing.T) {
+	var a answer
+	a.chunk(runner.Chunk{Turn: 1, Chunk: llm.Chunk{Thinking: "first try", Attempt: 1}})
+	a.chunk(runner.Chunk{Turn: 1, Chunk: llm.Chunk{Thinking: "second try", Attempt: 2}})
+	a.chunk(runner.Chunk{Turn: 1, Chunk: llm.Chunk{Content: "<OUTPUT><rejected/></OUTPUT>", Attempt: 2}})
+	a.finishText()
+	labels := 0
+	for _, pc := range a.pieces {
+		if pc.kind == kLabel && pc.text == labelThinking {
+			labels++
+		}
+	}
+	if labels != 2 {
+		t.Errorf("the thinking heading shows %d times, want once per attempt (2)", labels)
+	}
+}
+
 // mergeRuns joins consecutive pieces of one kind, which a cut splits.
 func mergeRuns(s string) string {
 	var out []string
