@@ -282,11 +282,8 @@ func (h *Hosts) release(m *member, err error, timedOut bool) (dead bool) {
 		// blame decides, once another host has answered the request.
 	case err == nil || !Retryable(err):
 		m.failures = 0
-	case !timedOut && !errors.Is(err, context.Canceled):
-		m.failures++
-		if !m.dead && (errors.Is(err, ErrUnreachable) || m.failures >= h.o.MaxFailures) && h.liveCount() > 1 {
-			m.dead, dropped = true, true
-		}
+	case !errors.Is(err, context.Canceled):
+		dropped = h.fail(m, errors.Is(err, ErrUnreachable))
 	}
 	dead = m.dead && err != nil
 	h.dispatch()
@@ -308,9 +305,7 @@ func (h *Hosts) blame(slow []*member, ok *member) {
 		if m == ok || m.dead {
 			continue
 		}
-		m.failures++
-		if m.failures >= h.o.MaxFailures && h.liveCount() > 1 {
-			m.dead = true
+		if h.fail(m, false) {
 			dropped = append(dropped, m)
 		}
 	}
@@ -321,6 +316,19 @@ func (h *Hosts) blame(slow []*member, ok *member) {
 			h.o.OnDrop(m.name, fmt.Errorf("%w: its requests ran out of time while another host answered them", ErrTimeout))
 		}
 	}
+}
+
+// fail counts a failure of m in a row, and drops m when it has failed
+// MaxFailures times in a row, or at once when now is set (it cannot be
+// reached); the last live host is never dropped. It reports whether this
+// failure dropped m. h.mu must be held.
+func (h *Hosts) fail(m *member, now bool) bool {
+	m.failures++
+	if m.dead || !(now || m.failures >= h.o.MaxFailures) || h.liveCount() <= 1 {
+		return false
+	}
+	m.dead = true
+	return true
 }
 
 // untried reports whether a live host is not in failed.
