@@ -93,11 +93,10 @@ func TestModelStoppedIsSaidOnce(t *testing.T) {
 	}
 }
 
-// A run whose num_ctx probe sized keeps that window when resumed, so a
-// resumption that adds a longer variant (documents) cannot take it: it is
-// refused before anything is sent, with advice that works (a new run), not
-// "raise num_ctx", which the resumed run would refuse as another setup.
-func TestResumeWithALongerVariantIsRefusedUpFront(t *testing.T) {
+// windowedServer is a server that counts 4 characters a token and, as
+// Ollama does, refuses a prompt that does not fit the request's num_ctx;
+// every answer it gives is a refusal.
+func windowedServer(t *testing.T) *fakeollama.Server {
 	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 131072})
 	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
 		n := 0
@@ -109,6 +108,15 @@ func TestResumeWithALongerVariantIsRefusedUpFront(t *testing.T) {
 		}
 		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: n}
 	}
+	return f
+}
+
+// A run whose num_ctx probe sized keeps that window when resumed, so a
+// resumption that adds a longer variant (documents) cannot take it: it is
+// refused before anything is sent, with advice that works (a new run), not
+// "raise num_ctx", which the resumed run would refuse as another setup.
+func TestResumeWithALongerVariantIsRefusedUpFront(t *testing.T) {
+	f := windowedServer(t)
 	cfg := writeConfig(t, "retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\n")
 	results := t.TempDir()
 	run := func(id string, args ...string) result {
@@ -161,17 +169,7 @@ func TestResumeWithALongerVariantIsRefusedUpFront(t *testing.T) {
 // send the user to a num_ctx the resumed run would then refuse, but to a
 // new run with it, and that advice must work.
 func TestResumeWithALongerVariantAndASetWindowPointsToANewRun(t *testing.T) {
-	f := fakeollama.New(t, fakeollama.Model{Name: "a:1b", Digest: "sha256:aa", ContextLength: 131072})
-	f.Chat = func(_ int, req fakeollama.ChatRequest) fakeollama.Reply {
-		n := 0
-		for _, m := range req.Messages {
-			n += len(m.Content) / 4
-		}
-		if ctx, ok := req.Options["num_ctx"].(float64); ok && n >= int(ctx) {
-			return fakeollama.Reply{Status: 400, Error: "the input length exceeds the context length"}
-		}
-		return fakeollama.Reply{Chunks: []string{"<SCRATCHPAD_REASONING>r</SCRATCHPAD_REASONING><OUTPUT><rejected/></OUTPUT>"}, PromptTokens: n}
-	}
+	f := windowedServer(t)
 	results := t.TempDir()
 	run := func(numCtx int, id string, args ...string) result {
 		cfg := writeConfig(t, fmt.Sprintf("retries = 0\n[[model]]\nname = \"a\"\ntag = \"a:1b\"\nnum_ctx = %d\n", numCtx))
